@@ -1,0 +1,67 @@
+"""Input and parameter checks shared by all estimators; every failure is an InputError."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from deepclust.errors import InputError
+
+
+def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
+    """A finite, non-empty 2-D float32 array; with ``reset=False`` also the fitted feature count.
+
+    scikit-learn's own checks do the work; their errors become InputErrors that also name
+    the estimator, and text where numbers belong gets a message that says so.
+    """
+    name = type(estimator).__name__
+    try:
+        return validate_data(estimator, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+    except ValueError as err:
+        if "convert" in str(err) and "float" in str(err):
+            raise InputError(
+                f"{name}: X must be numeric (floats or integers) but holds text ({err}); "
+                "encode text or categorical columns first"
+            ) from err
+        message = str(err)
+        if "NaN" in message or "infinity" in message:
+            message = "X contains NaN or infinity; impute or drop the missing or infinite values first"
+        elif "Expected 2D array" in message:
+            message = f"X must be 2-D (n_samples, n_features), got {np.ndim(X)}-D input. Reshape your data, e.g. X.reshape(-1, 1) for a single feature"
+        raise InputError(f"{name}: {message}") from err
+
+
+def check_n_clusters(estimator: Any, n_samples: int) -> int:
+    """``n_clusters`` must be an integer in [1, n_samples]."""
+    k = estimator.n_clusters
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise InputError(f"{type(estimator).__name__}: n_clusters must be a positive integer, got {k!r}")
+    if k > n_samples:
+        raise InputError(
+            f"{type(estimator).__name__}: n_clusters={k} is larger than the number of samples ({n_samples})"
+        )
+    return int(k)
+
+
+def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
+    """Check parameters against ``{name: (kind, low, high)}`` or ``{name: ("choice", options)}``.
+
+    ``kind`` is ``int`` or ``float``; bounds are inclusive, ``None`` means unbounded.
+    """
+    name = type(estimator).__name__
+    for param, rule in constraints.items():
+        value = getattr(estimator, param)
+        if rule[0] == "choice":
+            if value not in rule[1]:
+                raise InputError(f"{name}: {param} must be one of {list(rule[1])}, got {value!r}")
+            continue
+        kind, low, high = rule
+        numeric = Integral if kind is int else Real
+        if isinstance(value, bool) or not isinstance(value, numeric):
+            raise InputError(f"{name}: {param} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            raise InputError(f"{name}: {param} must be in {bounds}, got {value!r}")

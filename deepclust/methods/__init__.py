@@ -1,0 +1,7 @@
+"""The estimators users call; importing this package registers every method."""
+
+from deepclust.methods.aekmeans import AEKMeans
+from deepclust.methods.dcn import DCN
+from deepclust.methods.dec import DEC, IDEC
+
+__all__ = ["AEKMeans", "DCN", "DEC", "IDEC"]

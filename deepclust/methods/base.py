@@ -1,0 +1,191 @@
+"""What every deep clustering method shares: autoencoder, pretraining, embedding, assignment.
+
+A method subclasses :class:`DeepClusterer` and supplies ``_cluster(data, generator)``,
+which starts from the pretrained autoencoder and sets ``cluster_centers_`` (in embedding
+space). Prediction is the nearest centre in embedding space for every method, so
+``predict(X_train) == labels_`` holds by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import KMeans
+from sklearn.utils.validation import check_is_fitted
+
+from deepclust._validation import check_features, check_n_clusters, check_params
+from deepclust.nn import Autoencoder, build_autoencoder
+from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, train
+
+COMMON_CONSTRAINTS: dict[str, tuple] = {
+    "embedding_dim": (int, 1, None),
+    "architecture": ("choice", ("dense", "conv")),
+    "noise": (float, 0.0, 0.99),
+    "pretrain_epochs": (int, 0, None),
+    "batch_size": (int, 1, None),
+    "lr": (float, 1e-12, None),
+}
+
+
+class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
+    """Base of the deep clustering estimators (scikit-learn API).
+
+    Parameters shared by all methods
+    --------------------------------
+    n_clusters : int
+        Number of clusters.
+    hidden_dims : tuple of int
+        Hidden layer sizes of the dense encoder (the decoder mirrors them).
+    embedding_dim : int
+        Size of the learned representation ``z``.
+    architecture : {"dense", "conv"}
+        Dense autoencoder, or convolutional one for images (needs ``input_shape``).
+    input_shape : tuple of int or None
+        ``(height, width)`` or ``(channels, height, width)`` of each flattened image row.
+    noise : float
+        Input dropout rate while training (denoising); 0 turns it off.
+    pretrain_epochs : int
+        Epochs of reconstruction-only pretraining.
+    batch_size, lr : int, float
+        Mini-batch size and Adam learning rate for every phase.
+    device : str
+        ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    random_state : int, RandomState or None
+        Seed for weights, batch order and initialisation; the same seed gives the same labels.
+    verbose : bool
+        Show progress bars.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+    cluster_centers_ : ndarray of shape (n_clusters, embedding_dim), in embedding space
+    autoencoder_ : torch.nn.Module
+    history_ : dict of str to TrainingLog, per phase: loss per epoch, samples, seconds
+    n_features_in_ : int
+    """
+
+    _constraints: dict[str, tuple] = {}
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.hidden_dims = hidden_dims
+        self.embedding_dim = embedding_dim
+        self.architecture = architecture
+        self.input_shape = input_shape
+        self.noise = noise
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None) -> DeepClusterer:
+        """Pretrain the autoencoder on ``X``, then run the method's clustering phase."""
+        X = check_features(self, X, reset=True)
+        check_n_clusters(self, len(X))
+        check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
+        self.device_ = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        cuda = [self.device_] if self.device_.type == "cuda" else []
+        # Seed torch's global generator (dropout, weight init) without disturbing the caller's.
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            generator = torch.Generator().manual_seed(seed)
+            data = torch.from_numpy(X).to(self.device_)
+            self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
+            self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
+            self._cluster(data, generator, seed)
+        self.labels_ = self._assign(self._embed(data)).cpu().numpy()
+        return self
+
+    def _build_autoencoder(self, n_features: int) -> Autoencoder:
+        return build_autoencoder(
+            self.architecture,
+            n_features,
+            hidden_dims=tuple(self.hidden_dims),
+            embedding_dim=self.embedding_dim,
+            input_shape=self.input_shape,
+            noise=self.noise,
+        )
+
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
+        """Reconstruction-only training of the autoencoder (mean squared error)."""
+        ae = self.autoencoder_.train()
+
+        def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
+            x = data[indices]
+            return F.mse_loss(ae(x)[1], x)
+
+        return self._train(ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining")
+
+    def _train(self, parameters, batch_loss, n_samples, generator, epochs, description, **hooks) -> TrainingLog:  # noqa: ANN001
+        """The shared loop with this estimator's batch size, learning rate and verbosity."""
+        return train(
+            parameters,
+            batch_loss,
+            n_samples,
+            epochs=epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            generator=generator,
+            verbose=self.verbose,
+            description=description,
+            **hooks,
+        )
+
+    def _kmeans_on_embedding(self, z: torch.Tensor, seed: int) -> KMeans:
+        """k-means (20 restarts) on the current embedding: every method's initialisation."""
+        return KMeans(self.n_clusters, n_init=20, random_state=seed).fit(z.cpu().numpy())
+
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ using the model
+    def _embed(self, data: torch.Tensor) -> torch.Tensor:
+        self.autoencoder_.eval()
+        return map_batches(self.autoencoder_.encode, data)
+
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        centers = torch.as_tensor(self.cluster_centers_, device=z.device)
+        return torch.cdist(z, centers).argmin(dim=1)
+
+    def _data(self, X: Any) -> torch.Tensor:
+        check_is_fitted(self)
+        return torch.from_numpy(check_features(self, X, reset=False)).to(self.device_)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The learned embedding of ``X``, shape (n_samples, embedding_dim)."""
+        return self._embed(self._data(X)).cpu().numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the nearest cluster centre in embedding space for each row of ``X``."""
+        return self._assign(self._embed(self._data(X))).cpu().numpy()
+
+    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+        return self.fit(X).labels_
+
+    def __sklearn_tags__(self):  # noqa: ANN204
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags

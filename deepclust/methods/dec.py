@@ -1,0 +1,200 @@
+"""DEC and IDEC: sharpen Student's t soft assignments towards a self-training target.
+
+DEC: Xie et al. (2016), "Unsupervised Deep Embedding for Clustering Analysis".
+IDEC: Guo et al. (2017), "Improved Deep Embedded Clustering with Local Structure
+Preservation" — DEC plus the reconstruction loss, so the embedding keeps the data's
+local structure while it is pulled into clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepclust.methods.base import DeepClusterer
+from deepclust.objectives import StudentTObjective, target_distribution
+from deepclust.registry import register
+from deepclust.train import map_batches
+
+STUDENT_T_CONSTRAINTS: dict[str, tuple] = {
+    "cluster_epochs": (int, 0, None),
+    "update_interval": (int, 1, None),
+    "tol": (float, 0.0, 1.0),
+    "alpha": (float, 1e-6, None),
+}
+
+
+@register("dec", "Deep Embedded Clustering: KL(P||Q) self-training of encoder and centres.")
+class DEC(DeepClusterer):
+    """Deep Embedded Clustering (scikit-learn API).
+
+    Pretrains an autoencoder, initialises centres by k-means on the embedding, then trains
+    encoder and centres to minimise KL(P || Q), where Q is the Student's t soft assignment and
+    the target P is recomputed over the whole data set every ``update_interval`` batches.
+    Training stops when fewer than a fraction ``tol`` of labels change between targets, or
+    after ``cluster_epochs``.
+
+    Parameters
+    ----------
+    cluster_epochs : int
+        Upper bound on epochs of the clustering phase.
+    update_interval : int
+        Batches between recomputations of the target distribution.
+    tol : float
+        Stop when the fraction of changed labels between two targets falls below this.
+    alpha : float
+        Degrees of freedom of the Student's t kernel.
+
+    The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
+
+    Examples
+    --------
+    >>> from deepclust import DEC
+    >>> from deepclust.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> labels = DEC(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
+    """
+
+    _constraints = STUDENT_T_CONSTRAINTS
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        cluster_epochs: int = 50,
+        update_interval: int = 140,
+        tol: float = 1e-3,
+        alpha: float = 1.0,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            n_clusters,
+            hidden_dims=hidden_dims,
+            embedding_dim=embedding_dim,
+            architecture=architecture,
+            input_shape=input_shape,
+            noise=noise,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.cluster_epochs = cluster_epochs
+        self.update_interval = update_interval
+        self.tol = tol
+        self.alpha = alpha
+
+    def _clustering_weight(self) -> float | None:
+        """Weight of the clustering loss beside reconstruction; None: no reconstruction (DEC drops the decoder)."""
+        return None
+
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+        ae = self.autoencoder_.train()
+        kmeans = self._kmeans_on_embedding(self._embed(data), seed)
+        objective = StudentTObjective(torch.from_numpy(kmeans.cluster_centers_).to(data), self.alpha)
+        gamma = self._clustering_weight()
+        state: dict[str, torch.Tensor] = {}
+
+        def refresh_target(iteration: int) -> bool:
+            """Recompute P over all data; report convergence when few labels changed."""
+            if iteration % self.update_interval:
+                return False
+            q = map_batches(lambda x: objective.soft_assignment(ae.encode(x)), data)
+            labels = q.argmax(dim=1)
+            if "labels" in state and (labels != state["labels"]).float().mean().item() < self.tol:
+                return True
+            state["labels"], state["target"] = labels, target_distribution(q)
+            return False
+
+        def batch_loss(indices: torch.Tensor) -> torch.Tensor:
+            x = data[indices]
+            z = ae.encode(x)
+            loss = objective.loss(z, state["target"][indices])
+            if gamma is not None:
+                loss = F.mse_loss(ae.decode(z), x) + gamma * loss
+            return loss
+
+        parameters = [*(ae.encoder.parameters() if gamma is None else ae.parameters()), *objective.parameters()]
+        self.history_["clustering"] = self._train(
+            parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", before_step=refresh_target
+        )
+        self.cluster_centers_ = objective.centers.detach().cpu().numpy()
+
+
+@register("idec", "Improved DEC: DEC's clustering loss plus reconstruction, weighted by gamma.")
+class IDEC(DEC):
+    """Improved Deep Embedded Clustering: minimises reconstruction + ``gamma`` * KL(P || Q).
+
+    Parameters
+    ----------
+    gamma : float
+        Weight of the clustering loss against the reconstruction loss (0.1 in the paper).
+
+    The other parameters are those of :class:`DEC`.
+
+    Examples
+    --------
+    >>> from deepclust import IDEC
+    >>> from deepclust.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> labels = IDEC(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
+    """
+
+    _constraints = {**STUDENT_T_CONSTRAINTS, "gamma": (float, 0.0, None)}
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        cluster_epochs: int = 50,
+        update_interval: int = 140,
+        tol: float = 1e-3,
+        alpha: float = 1.0,
+        gamma: float = 0.1,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            n_clusters,
+            hidden_dims=hidden_dims,
+            embedding_dim=embedding_dim,
+            architecture=architecture,
+            input_shape=input_shape,
+            noise=noise,
+            pretrain_epochs=pretrain_epochs,
+            cluster_epochs=cluster_epochs,
+            update_interval=update_interval,
+            tol=tol,
+            alpha=alpha,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.gamma = gamma
+
+    def _clustering_weight(self) -> float | None:
+        return self.gamma

@@ -1,0 +1,82 @@
+"""Bad input raises deepclust.InputError (a ValueError) with a message that names the problem."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from deepclust import DCN, DEC, IDEC, AEKMeans, InputError
+from deepclust.train import resolve_device
+
+TINY = dict(n_clusters=2, hidden_dims=(8,), embedding_dim=2, pretrain_epochs=1, device="cpu", random_state=0)
+GOOD = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+
+
+def with_value(value: float) -> np.ndarray:
+    X = GOOD.copy()
+    X[3, 1] = value
+    return X
+
+
+@pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN])
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        (with_value(np.nan), "NaN or infinity"),
+        (with_value(np.inf), "NaN or infinity"),
+        (np.zeros((0, 3)), "0 sample"),
+        (np.arange(5.0), "must be 2-D"),
+        (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
+        ([[1.0, "x"], [2.0, "y"]], "must be numeric"),
+    ],
+)
+def test_bad_arrays_are_rejected_with_a_named_problem(cls, X, message):
+    with pytest.raises(InputError, match=message):
+        cls(**TINY).fit(X)
+
+
+def test_input_error_is_a_value_error():
+    assert issubclass(InputError, ValueError)
+
+
+def test_more_clusters_than_samples():
+    with pytest.raises(InputError, match="n_clusters=30 is larger than the number of samples \\(20\\)"):
+        IDEC(**{**TINY, "n_clusters": 30}).fit(GOOD)
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, "ten"])
+def test_n_clusters_must_be_a_positive_integer(k):
+    with pytest.raises(InputError, match="n_clusters must be a positive integer"):
+        IDEC(**{**TINY, "n_clusters": k}).fit(GOOD)
+
+
+def test_predict_with_the_wrong_number_of_features():
+    model = IDEC(**TINY).fit(GOOD)
+    with pytest.raises(InputError, match="X has 4 features, but IDEC is expecting 3"):
+        model.predict(np.zeros((5, 4), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pretrain_epochs": -1}, "pretrain_epochs must be in \\[0, inf\\]"),
+        ({"batch_size": 0}, "batch_size must be in"),
+        ({"architecture": "transformer"}, "architecture must be one of \\['dense', 'conv'\\]"),
+        ({"tol": 2.0}, "tol must be in \\[0.0, 1.0\\]"),
+        ({"architecture": "conv"}, "input_shape"),
+        ({"architecture": "conv", "input_shape": (2, 2)}, "holds 4 values per sample, but X has 3 features"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(params, message):
+    with pytest.raises(InputError, match=message):
+        IDEC(**{**TINY, **params}).fit(GOOD)
+
+
+def test_asking_for_cuda_without_a_gpu_is_an_input_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(InputError, match="no CUDA device"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
