@@ -26,7 +26,11 @@ class DCN(DeepClusterer):
     cluster_epochs : int
         Epochs of the joint clustering phase.
     beta : float
-        Weight of the k-means loss against reconstruction (the paper's lambda).
+        Weight of the k-means loss against reconstruction (the paper's lambda). The
+        reconstruction term is the mean squared error per feature, so the k-means term (a sum
+        over embedding dimensions) is large beside it: with ``beta=1`` two of three USPS seeds
+        collapsed towards one cluster, while 0.05 (ClustPy's default) kept every cluster and
+        raised digits ACC from 0.75 to 0.79 (mean of seeds 0-2).
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -51,7 +55,7 @@ class DCN(DeepClusterer):
         noise: float = 0.0,
         pretrain_epochs: int = 50,
         cluster_epochs: int = 50,
-        beta: float = 1.0,
+        beta: float = 0.05,
         batch_size: int = 256,
         lr: float = 1e-3,
         device: str = "auto",
