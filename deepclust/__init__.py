@@ -6,8 +6,10 @@ the clusters.
 
 from importlib.metadata import PackageNotFoundError, version
 
+from deepclust.cluster import Hierarchical
+from deepclust.distill import Student, distill
 from deepclust.errors import InputError
-from deepclust.methods import AEKMeans, DCN, DEC, IDEC
+from deepclust.methods import AEKMeans, DCN, DEC, DeepHierarchical, IDEC
 from deepclust.registry import METHODS, get_method
 
 try:
@@ -15,4 +17,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0"
 
-__all__ = ["AEKMeans", "DCN", "DEC", "IDEC", "InputError", "METHODS", "get_method", "__version__"]
+__all__ = ["AEKMeans", "DCN", "DEC", "DeepHierarchical", "Hierarchical", "IDEC", "InputError", "METHODS", "Student", "distill", "get_method", "__version__"]

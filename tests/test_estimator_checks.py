@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from deepclust import METHODS
+from deepclust import METHODS, Hierarchical
 
 TINY = dict(hidden_dims=(16,), embedding_dim=2, pretrain_epochs=2, batch_size=32, device="cpu", random_state=0)
 
@@ -24,4 +24,9 @@ EXPECTED_FAILURES: dict[str, str] = {}
     expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks([Hierarchical(n_clusters=2)])
+def test_hierarchical_is_sklearn_compatible(estimator, check):
     check(estimator)

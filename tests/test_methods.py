@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import deepclust
-from deepclust import AEKMeans, DCN, DEC, IDEC, METHODS
+from deepclust import AEKMeans, DCN, DEC, IDEC, METHODS, DeepHierarchical
 from deepclust.metrics import cluster_accuracy
 
 FAST = dict(hidden_dims=(64, 64), embedding_dim=5, pretrain_epochs=10, batch_size=64, device="cpu")
@@ -19,7 +19,7 @@ def fast(cls: type, **params):
 
 
 def test_registry_names_every_top_level_method():
-    assert {info.cls for info in METHODS.values()} == {AEKMeans, DEC, IDEC, DCN}
+    assert {info.cls for info in METHODS.values()} == {AEKMeans, DEC, IDEC, DCN, DeepHierarchical}
     assert deepclust.get_method("IDEC") is IDEC
     with pytest.raises(deepclust.InputError, match="unknown method 'nope'.*idec"):
         deepclust.get_method("nope")

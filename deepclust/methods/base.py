@@ -2,8 +2,9 @@
 
 A method subclasses :class:`DeepClusterer` and supplies ``_cluster(data, generator)``,
 which starts from the pretrained autoencoder and sets ``cluster_centers_`` (in embedding
-space). Prediction is the nearest centre in embedding space for every method, so
-``predict(X_train) == labels_`` holds by construction.
+space). ``labels_`` and ``predict`` both come from ``_assign(z)`` on the embedding — the
+nearest centre unless a method overrides it — so ``predict(X_train) == labels_`` holds by
+construction.
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return map_batches(self.autoencoder_.encode, data)
 
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        """Cluster of each embedded row, for ``labels_`` and ``predict``: the nearest centre by default."""
         centers = torch.as_tensor(self.cluster_centers_, device=z.device)
         return torch.cdist(z, centers).argmin(dim=1)
 
@@ -179,7 +181,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return self._embed(self._data(X)).cpu().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        """Index of the nearest cluster centre in embedding space for each row of ``X``."""
+        """Cluster of each row of ``X`` by the method's rule (the nearest centre unless overridden)."""
         return self._assign(self._embed(self._data(X))).cpu().numpy()
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Encoders and decoders: dense and convolutional autoencoders."""
+"""Encoders and decoders: dense and convolutional autoencoders, and the plain MLP they are built from."""
 
-from deepclust.nn.autoencoder import Autoencoder, ConvAutoencoder, DenseAutoencoder, build_autoencoder
+from deepclust.nn.autoencoder import Autoencoder, ConvAutoencoder, DenseAutoencoder, build_autoencoder, mlp
 
-__all__ = ["Autoencoder", "ConvAutoencoder", "DenseAutoencoder", "build_autoencoder"]
+__all__ = ["Autoencoder", "ConvAutoencoder", "DenseAutoencoder", "build_autoencoder", "mlp"]

@@ -38,7 +38,7 @@ class Autoencoder(nn.Module):
         return z, self.decoder(z)
 
 
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+def mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers with ReLU between them and none after the last (a linear output)."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -62,7 +62,7 @@ class DenseAutoencoder(Autoencoder):
         noise: float = 0.0,
     ) -> None:
         sizes = [input_dim, *hidden_dims, embedding_dim]
-        super().__init__(_mlp(sizes), _mlp(sizes[::-1]), noise)
+        super().__init__(mlp(sizes), mlp(sizes[::-1]), noise)
 
 
 class ConvAutoencoder(Autoencoder):

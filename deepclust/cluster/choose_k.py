@@ -1,0 +1,196 @@
+"""Choosing the number of clusters on an embedding by an internal criterion or by stability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+from numbers import Integral
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.cluster import KMeans
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.mixture import GaussianMixture
+from sklearn.utils import check_array, check_random_state
+
+from deepclust.errors import InputError
+
+#: Criterion name -> whether a higher score is better. The only list of valid names.
+CRITERIA: dict[str, bool] = {
+    "silhouette": True,
+    "calinski_harabasz": True,
+    "davies_bouldin": False,
+    "bic": False,
+    "stability": True,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class KSelection:
+    """Outcome of :func:`select_n_clusters`.
+
+    Attributes
+    ----------
+    best_k : int
+        Number of clusters with the best score; the largest such k on a tie.
+    criterion : str
+        Criterion the scores come from.
+    scores : dict of int to float
+        Score of every k tried (NaN where the clustering found fewer than 2 clusters).
+    labels : ndarray of shape (n_samples,)
+        Labelling at ``best_k``: k-means, or the Gaussian mixture for ``"bic"``.
+    """
+
+    best_k: int
+    criterion: str
+    scores: dict[int, float]
+    labels: np.ndarray
+
+
+def select_n_clusters(
+    Z: ArrayLike,
+    k_range: Iterable[int] = range(2, 21),
+    *,
+    criterion: str = "silhouette",
+    random_state: int | np.random.RandomState | None = None,
+    n_init: int = 3,
+    sample_size: int = 5000,
+    n_resamples: int = 10,
+) -> KSelection:
+    """Pick the number of clusters of ``Z`` that scores best under ``criterion``.
+
+    Every k in ``k_range`` is clustered and scored:
+
+    - ``"silhouette"`` (higher is better), ``"calinski_harabasz"`` (higher),
+      ``"davies_bouldin"`` (lower): the score of a k-means clustering.
+    - ``"bic"`` (lower): Bayesian information criterion of a full-covariance Gaussian mixture.
+      Each cluster has d(d+1)/2 covariance parameters, so BIC needs many points per cluster:
+      on 3 blobs of 40 points in 10-d it picked k=8, whose near-singular components fit
+      too well; with 60 or more points per blob it picked 3.
+    - ``"stability"`` (higher): k-means is fitted on ``n_resamples`` bootstrap resamples,
+      each fit labels all points, and the score is the mean adjusted Rand index over all
+      pairs of these labellings.
+
+    Exact ties go to the largest k: splitting well-separated groups coarsely is as stable as
+    the true split (both score an ARI of 1), so stability would otherwise favour small k.
+
+    The default, silhouette, was measured against the others (k in 2..20, random_state=0):
+    on well-separated blobs in 10-d with 3, 7 and 15 centres every criterion found the true
+    k; on the raw 64-d digits (10 classes) silhouette, Davies-Bouldin and stability picked 9,
+    BIC 4 and Calinski-Harabasz 2. Silhouette was also the fastest: 1 s on digits against
+    4 s for stability and 11 s for BIC, and 9 s on 100,000 points in 10-d (one thread).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_samples, n_features)
+        Points to cluster, typically an embedding.
+    k_range : iterable of int, default=range(2, 21)
+        Candidate numbers of clusters; each at least 2 and below ``n_samples``.
+    criterion : {"silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability"}, \
+default="silhouette"
+        How a clustering is scored.
+    random_state : int, RandomState or None, default=None
+        Seeds k-means, the mixtures, the silhouette subsample and the resamples; an int makes
+        the result reproducible.
+    n_init : int, default=3
+        Restarts of each k-means or Gaussian mixture fit; the best is kept.
+    sample_size : int, default=5000
+        Silhouette is computed on a random subsample of at most this many points, which keeps
+        large data (1e5 points) fast.
+    n_resamples : int, default=10
+        Bootstrap resamples per k for ``"stability"``; at least 2.
+
+    Returns
+    -------
+    KSelection
+        ``best_k``, the ``scores`` of every k and the ``labels`` at ``best_k``.
+
+    Raises
+    ------
+    InputError
+        If ``Z`` is not a finite 2-D numeric array, ``k_range`` is empty or holds a k below 2 or
+        not below ``n_samples``, ``criterion`` is unknown, or a count parameter is out of range.
+    """
+    if criterion not in CRITERIA:
+        raise InputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
+    Z = _check_embedding(Z)
+    ks = _check_k_range(k_range, len(Z))
+    counts = (("n_init", n_init, 1), ("sample_size", sample_size, 2), ("n_resamples", n_resamples, 2))
+    for name, value, low in counts:
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+            raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    scores, labellings = {}, {}
+    for k in ks:
+        if criterion == "bic":
+            mixture = GaussianMixture(k, n_init=n_init, random_state=seed).fit(Z)
+            scores[k], labellings[k] = float(mixture.bic(Z)), mixture.predict(Z)
+            continue
+        labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(Z)
+        labellings[k] = labels
+        if len(np.unique(labels)) < 2:
+            scores[k] = float("nan")
+        elif criterion == "silhouette":
+            size = sample_size if sample_size < len(Z) else None
+            scores[k] = float(silhouette_score(Z, labels, sample_size=size, random_state=seed))
+        elif criterion == "calinski_harabasz":
+            scores[k] = float(calinski_harabasz_score(Z, labels))
+        elif criterion == "davies_bouldin":
+            scores[k] = float(davies_bouldin_score(Z, labels))
+        else:
+            scores[k] = _stability(Z, k, n_init, n_resamples, seed)
+
+    valid = {k: s for k, s in scores.items() if not np.isnan(s)}
+    if not valid:
+        raise InputError(
+            f"no k in {ks} gave at least 2 clusters; Z has too few distinct points to choose k"
+        )
+    pick = max if CRITERIA[criterion] else min
+    best_k = pick(reversed(valid), key=valid.get)  # a tie goes to the largest k
+    return KSelection(best_k=best_k, criterion=criterion, scores=scores, labels=labellings[best_k])
+
+
+def _check_embedding(Z: ArrayLike) -> np.ndarray:
+    """A finite 2-D float array with at least 2 rows; every failure is an InputError."""
+    if np.ndim(Z) != 2:
+        raise InputError(f"Z must be 2-D (n_samples, n_features), got {np.ndim(Z)}-D input")
+    try:
+        return check_array(Z, dtype=[np.float64, np.float32], ensure_min_samples=2)
+    except ValueError as err:
+        raise InputError(f"Z: {err}") from err
+
+
+def _check_k_range(k_range: Iterable[int], n_samples: int) -> list[int]:
+    """The distinct candidate k in increasing order, each an integer in [2, n_samples - 1]."""
+    ks = list(k_range)
+    if not ks:
+        raise InputError("k_range is empty; give at least one number of clusters, e.g. range(2, 21)")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, Integral):
+            raise InputError(f"k_range must hold integers, got {k!r}")
+        if k < 2:
+            raise InputError(f"every k in k_range must be at least 2, got {k}")
+        if k >= n_samples:
+            raise InputError(
+                f"k={k} in k_range is not smaller than the number of samples ({n_samples}); "
+                "every k must be below n_samples"
+            )
+    return sorted({int(k) for k in ks})
+
+
+def _stability(Z: np.ndarray, k: int, n_init: int, n_resamples: int, seed: int) -> float:
+    """Mean pairwise ARI of the labellings of all of Z by k-means fitted on bootstrap resamples."""
+    rng = np.random.default_rng([seed, k])
+    labellings = []
+    for _ in range(n_resamples):
+        rows = rng.integers(len(Z), size=len(Z))
+        model = KMeans(k, n_init=n_init, random_state=int(rng.integers(np.iinfo(np.int32).max)))
+        labellings.append(model.fit(Z[rows]).predict(Z))
+    return float(np.mean([adjusted_rand_score(a, b) for a, b in combinations(labellings, 2)]))

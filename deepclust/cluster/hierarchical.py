@@ -1,0 +1,218 @@
+"""Agglomerative (hierarchical) clustering of any embedding, with SciPy's linkage.
+
+Every metric is handled through a *metric space*: the rows are mapped so that the chosen
+metric becomes (a function of) the Euclidean distance there — Mahalanobis by whitening
+with the pseudo-inverse covariance, cosine by scaling rows to unit length, correlation by
+centring and then scaling each row. Nearest-representative search (``predict``) is then a
+plain Euclidean nearest-neighbour query, and k-means micro-clusters live in that space too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import linkage as scipy_linkage
+from scipy.spatial.distance import pdist
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.cluster import KMeans
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from deepclust._validation import check_features, check_n_clusters, check_params
+from deepclust.errors import InputError
+
+LINKAGES: tuple[str, ...] = ("ward", "single", "complete", "average")
+METRICS: tuple[str, ...] = ("euclidean", "cosine", "correlation", "mahalanobis")
+
+
+def check_linkage_metric(estimator: Any) -> None:
+    """``estimator.linkage`` and ``estimator.metric`` are known names and a valid pair."""
+    check_params(estimator, {"linkage": ("choice", LINKAGES), "metric": ("choice", METRICS)})
+    if estimator.linkage == "ward" and estimator.metric != "euclidean":
+        raise InputError(
+            f"{type(estimator).__name__}: linkage='ward' with metric={estimator.metric!r} is not a valid pair; "
+            f"ward needs metric='euclidean', and metric={estimator.metric!r} works with linkage in "
+            f"{list(LINKAGES[1:])}"
+        )
+
+
+class Hierarchical(ClusterMixin, BaseEstimator):
+    """Hierarchical clustering with SciPy's linkage, cut at a cluster count or a distance.
+
+    Parameters
+    ----------
+    n_clusters : int or None
+        Cut the tree into at most this many clusters (``fcluster``'s ``"maxclust"``; fewer
+        only when merges tie in height). Must be None when ``distance_threshold`` is set.
+    linkage : {"ward", "single", "complete", "average"}
+        How the distance between two clusters is defined. Ward needs ``metric="euclidean"``.
+    metric : {"euclidean", "cosine", "correlation", "mahalanobis"}
+        Distance between rows. Mahalanobis uses the pseudo-inverse of the covariance of the
+        training data, so a singular covariance (e.g. a constant feature) is allowed.
+        Cosine and correlation are undefined for all-zero and constant rows respectively.
+    distance_threshold : float or None
+        Cut the tree at this height instead: merges with a height (``linkage_matrix_[:, 2]``)
+        of at most ``distance_threshold`` are kept (``fcluster``'s ``"distance"``).
+    max_points : int
+        Largest number of tree leaves. With more samples, k-means (one Lloyd step from
+        randomly chosen rows, in the metric space) first condenses the data into
+        ``max_points`` micro-clusters, the tree is built on their centres, and every row
+        takes its micro-cluster's label. Ward then treats every centre as a single point,
+        ignoring how many rows it stands for: an approximation that is close when the
+        micro-clusters are small relative to the clusters.
+    random_state : int, RandomState or None
+        Seed of the micro-clustering; without subsetting the result is deterministic.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of each training row, in ``0 .. n_clusters_ - 1``: the label of the row's
+        representative, by the rule ``predict`` uses, so ``predict(X_train) == labels_``.
+        The representative is the row's own leaf, or with subsetting its micro-cluster.
+    n_clusters_ : int
+        Number of clusters found.
+    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+        Mean of the training rows of each cluster, in the input space.
+    linkage_matrix_ : ndarray of shape (n_leaves - 1, 4)
+        SciPy linkage matrix over the leaves (usable with ``scipy.cluster.hierarchy.dendrogram``).
+    children_ : ndarray of shape (n_leaves - 1, 2)
+        The two nodes merged at each step; nodes below ``n_leaves`` are leaves, node
+        ``n_leaves + i`` is the merge of step ``i`` (as in scikit-learn's AgglomerativeClustering).
+    distances_ : ndarray of shape (n_leaves - 1,)
+        Height of each merge.
+    representatives_ : ndarray of shape (n_leaves, n_rep_features)
+        The tree's leaves in the metric space (see the module docstring): the training rows,
+        or the micro-cluster centres when ``n_samples > max_points``.
+    representative_labels_ : ndarray of shape (n_leaves,)
+        Cluster of each representative.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_blobs
+    >>> from deepclust.cluster import Hierarchical
+    >>> X, _ = make_blobs(n_samples=300, centers=3, random_state=0)
+    >>> Hierarchical(n_clusters=3, linkage="average", metric="cosine").fit(X).n_clusters_
+    3
+    """
+
+    def __init__(
+        self,
+        n_clusters: int | None = 10,
+        *,
+        linkage: str = "ward",
+        metric: str = "euclidean",
+        distance_threshold: float | None = None,
+        max_points: int = 5000,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.linkage = linkage
+        self.metric = metric
+        self.distance_threshold = distance_threshold
+        self.max_points = max_points
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> Hierarchical:
+        """Build the tree on ``X`` (or on its micro-clusters) and cut it."""
+        X = check_features(self, X, reset=True)
+        self._check_params(len(X))
+        self._whitening = _whitening(X) if self.metric == "mahalanobis" else None
+        Z = self._to_metric_space(X)
+        self._kmeans = None
+        self.representatives_ = Z
+        if len(Z) > self.max_points:
+            seed = check_random_state(self.random_state)
+            self._kmeans = KMeans(self.max_points, init="random", n_init=1, max_iter=1, random_state=seed).fit(Z)
+            self.representatives_ = self._kmeans.cluster_centers_
+        # Rows are unit length in the metric space for cosine and correlation, centres need not
+        # be: the cosine distance ignores their length.
+        distances = pdist(self.representatives_, "cosine" if self.metric in ("cosine", "correlation") else "euclidean")
+        self.linkage_matrix_ = scipy_linkage(distances, method=self.linkage)
+        self.children_ = self.linkage_matrix_[:, :2].astype(np.intp)
+        self.distances_ = self.linkage_matrix_[:, 2].copy()
+        if self.distance_threshold is None:
+            flat = fcluster(self.linkage_matrix_, self.n_clusters, criterion="maxclust")
+        else:
+            flat = fcluster(self.linkage_matrix_, self.distance_threshold, criterion="distance")
+        self.representative_labels_ = np.unique(flat, return_inverse=True)[1].astype(np.intp)
+        self.n_clusters_ = int(self.representative_labels_.max()) + 1
+        if self._kmeans is None:
+            self.labels_ = self.representative_labels_
+        else:
+            self.labels_ = self.representative_labels_[self._kmeans.labels_]
+        counts = np.bincount(self.labels_, minlength=self.n_clusters_)[:, None]
+        sums = np.zeros((self.n_clusters_, X.shape[1]))
+        np.add.at(sums, self.labels_, X)
+        self.cluster_centers_ = (sums / counts).astype(X.dtype)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Cluster of each row of ``X``: the label of its nearest representative.
+
+        Nearest under ``metric`` among the training rows; with subsetting, the nearest
+        micro-cluster centre (k-means' rule, Euclidean in the metric space).
+        """
+        check_is_fitted(self)
+        return self._nearest_label(self._to_metric_space(check_features(self, X, reset=False)))
+
+    # ----------------------------------------------------------------- helpers
+    def _check_params(self, n_samples: int) -> None:
+        name = type(self).__name__
+        check_linkage_metric(self)
+        check_params(self, {"max_points": (int, 2, None)})
+        if n_samples < 2:
+            raise InputError(f"{name}: a tree needs at least 2 samples, got n_samples = {n_samples}")
+        if self.distance_threshold is None:
+            if self.n_clusters is None:
+                raise InputError(f"{name}: set n_clusters or distance_threshold; both are None")
+            check_n_clusters(self, n_samples)
+            if self.n_clusters > self.max_points:
+                raise InputError(
+                    f"{name}: n_clusters={self.n_clusters} is larger than max_points={self.max_points}, "
+                    "the number of tree leaves; raise max_points"
+                )
+        elif self.n_clusters is not None:
+            raise InputError(
+                f"{name}: set exactly one of n_clusters and distance_threshold, got n_clusters={self.n_clusters!r} "
+                f"and distance_threshold={self.distance_threshold!r}; pass n_clusters=None to cut by distance"
+            )
+        else:
+            check_params(self, {"distance_threshold": (float, 0.0, None)})
+
+    def _to_metric_space(self, X: np.ndarray) -> np.ndarray:
+        """Rows mapped so that nearest neighbours under ``metric`` are Euclidean ones."""
+        if self.metric == "mahalanobis":
+            return (X @ self._whitening).astype(X.dtype)
+        if self.metric == "euclidean":
+            return X
+        if self.metric == "correlation":
+            X = X - X.mean(axis=1, keepdims=True)
+        norms = np.linalg.norm(X, axis=1, keepdims=True)
+        if not norms.all():
+            kind = "all zeros" if self.metric == "cosine" else "constant"
+            raise InputError(
+                f"{type(self).__name__}: metric={self.metric!r} is undefined for rows that are {kind} "
+                f"(row {int(np.flatnonzero(norms == 0)[0])}); drop them or use metric='euclidean'"
+            )
+        return X / norms
+
+    def _nearest_label(self, Z: np.ndarray) -> np.ndarray:
+        """Label of each row's representative; ``Z`` is in the metric space."""
+        if self._kmeans is not None:  # k-means' own rule, the one that made labels_
+            return self.representative_labels_[self._kmeans.predict(Z)]
+        index = NearestNeighbors(n_neighbors=1).fit(self.representatives_)
+        return self.representative_labels_[index.kneighbors(Z, return_distance=False)[:, 0]]
+
+
+def _whitening(X: np.ndarray) -> np.ndarray:
+    """``W`` with ``W @ W.T`` the pseudo-inverse of the covariance of ``X``: Mahalanobis = Euclidean after ``X @ W``."""
+    covariance = np.atleast_2d(np.cov(X.astype(np.float64), rowvar=False))
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    keep = eigenvalues > eigenvalues.max() * len(eigenvalues) * np.finfo(np.float64).eps
+    if not keep.any():
+        raise InputError("Hierarchical: metric='mahalanobis' needs data that varies; every feature of X is constant")
+    return eigenvectors[:, keep] / np.sqrt(eigenvalues[keep])

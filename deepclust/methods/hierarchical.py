@@ -1,0 +1,102 @@
+"""DeepHierarchical: pretrain an autoencoder, then agglomerative clustering of its embedding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepclust.cluster.hierarchical import Hierarchical, check_linkage_metric
+from deepclust.methods.base import DeepClusterer
+from deepclust.registry import register
+
+
+@register("hierarchical", "Autoencoder pretraining, then hierarchical (agglomerative) clustering of the embedding.")
+class DeepHierarchical(DeepClusterer):
+    """Autoencoder + hierarchical clustering (scikit-learn API).
+
+    The tree is built by :class:`~deepclust.cluster.Hierarchical` on the embedding and cut
+    into at most ``n_clusters``. ``labels_`` and ``predict`` both use the tree's rule on the
+    embedding — the label of the nearest representative (a training row's own leaf, or its
+    k-means micro-cluster when there are more than ``max_points`` rows) — so
+    ``predict(X_train) == labels_``.
+
+    Parameters
+    ----------
+    linkage : {"ward", "single", "complete", "average"}
+        Linkage of the tree; ward needs ``metric="euclidean"``.
+    metric : {"euclidean", "cosine", "correlation", "mahalanobis"}
+        Distance between embedded rows.
+    max_points : int
+        Largest number of tree leaves; larger data is first condensed by k-means.
+
+    The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
+
+    Attributes
+    ----------
+    hierarchical_ : Hierarchical
+        The fitted tree (``linkage_matrix_``, ``representatives_``, ...) on the embedding.
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
+        Mean embedding of each cluster.
+
+    Examples
+    --------
+    >>> from deepclust import DeepHierarchical
+    >>> from deepclust.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> labels = DeepHierarchical(n_clusters=10, pretrain_epochs=5, random_state=0).fit_predict(X)
+    """
+
+    _constraints = {"max_points": (int, 2, None)}  # linkage and metric: check_linkage_metric in fit
+
+    def __init__(
+        self,
+        n_clusters: int = 10,
+        *,
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        linkage: str = "ward",
+        metric: str = "euclidean",
+        max_points: int = 5000,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            n_clusters,
+            hidden_dims=hidden_dims,
+            embedding_dim=embedding_dim,
+            architecture=architecture,
+            input_shape=input_shape,
+            noise=noise,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.linkage = linkage
+        self.metric = metric
+        self.max_points = max_points
+
+    def fit(self, X: Any, y: Any = None) -> DeepHierarchical:
+        """Check the linkage/metric pair before pretraining, then fit as every method does."""
+        check_linkage_metric(self)
+        return super().fit(X, y)
+
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+        self.hierarchical_ = Hierarchical(
+            self.n_clusters, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
+        ).fit(self._embed(data).cpu().numpy())
+        self.cluster_centers_ = self.hierarchical_.cluster_centers_
+
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.hierarchical_.predict(z.cpu().numpy())).to(z.device)
