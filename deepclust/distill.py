@@ -24,7 +24,7 @@ from deepclust.errors import InputError
 from deepclust.methods import DEC
 from deepclust.nn import mlp
 from deepclust.objectives import soft_assignment
-from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, train
+from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
 STUDENT_CONSTRAINTS: dict[str, tuple] = {
     "epochs": (int, 1, None),
@@ -144,12 +144,7 @@ class Student(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise InputError(f"Student: labels hold one class only ({self.classes_.tolist()}); at least 2 clusters are needed")
         self.device_ = resolve_device(self.device)
-        seed = seed_from(self.random_state)
-        cuda = [self.device_] if self.device_.type == "cuda" else []
-        # Seed torch's global generator (weight init) without disturbing the caller's.
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            generator = torch.Generator().manual_seed(seed)
+        with seeded(seed_from(self.random_state), self.device_) as generator:
             data = torch.from_numpy(X).to(self.device_)
             target = torch.from_numpy(targets.astype(np.int64)).to(self.device_)
             row_weight = torch.from_numpy(weight).to(self.device_)

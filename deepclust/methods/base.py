@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._validation import check_features, check_n_clusters, check_params
 from deepclust.nn import Autoencoder, build_autoencoder
-from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, train
+from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
 COMMON_CONSTRAINTS: dict[str, tuple] = {
     "embedding_dim": (int, 1, None),
@@ -108,11 +108,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
         self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
-        cuda = [self.device_] if self.device_.type == "cuda" else []
-        # Seed torch's global generator (dropout, weight init) without disturbing the caller's.
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
-            generator = torch.Generator().manual_seed(seed)
+        with seeded(seed, self.device_) as generator:
             data = torch.from_numpy(X).to(self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
