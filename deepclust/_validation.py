@@ -34,16 +34,38 @@ def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
         raise InputError(f"{name}: {message}") from err
 
 
-def check_n_clusters(estimator: Any, n_samples: int) -> int:
-    """``n_clusters`` must be an integer in [1, n_samples]."""
+def check_n_clusters(estimator: Any, n_samples: int, *, allow_auto: bool = False) -> int | None:
+    """``n_clusters`` must be an integer in [1, n_samples] (or ``"auto"`` where allowed: returns None)."""
     k = estimator.n_clusters
+    name = type(estimator).__name__
+    if allow_auto and isinstance(k, str) and k == "auto":
+        check_k_range(estimator, n_samples)
+        return None
     if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-        raise InputError(f"{type(estimator).__name__}: n_clusters must be a positive integer, got {k!r}")
+        accepted = "a positive integer or 'auto'" if allow_auto else "a positive integer"
+        raise InputError(f"{name}: n_clusters must be {accepted}, got {k!r}")
     if k > n_samples:
-        raise InputError(
-            f"{type(estimator).__name__}: n_clusters={k} is larger than the number of samples ({n_samples})"
-        )
+        raise InputError(f"{name}: n_clusters={k} is larger than the number of samples ({n_samples})")
     return int(k)
+
+
+def check_k_range(estimator: Any, n_samples: int) -> range:
+    """``k_range=(low, high)``: the inclusive range of cluster counts ``n_clusters="auto"`` tries."""
+    name, k_range = type(estimator).__name__, estimator.k_range
+    if (
+        not isinstance(k_range, (tuple, list))
+        or len(k_range) != 2
+        or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in k_range)
+    ):
+        raise InputError(f"{name}: k_range must be a pair of integers (low, high), got {k_range!r}")
+    low, high = int(k_range[0]), int(k_range[1])
+    if not 2 <= low <= high:
+        raise InputError(f"{name}: k_range=({low}, {high}) is empty or starts below 2; need 2 <= low <= high")
+    if high >= n_samples:
+        raise InputError(
+            f"{name}: k_range=({low}, {high}) reaches {high} clusters, but X has only {n_samples} samples"
+        )
+    return range(low, high + 1)
 
 
 def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:

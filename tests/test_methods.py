@@ -15,7 +15,7 @@ FAST = dict(hidden_dims=(64, 64), embedding_dim=5, pretrain_epochs=10, batch_siz
 
 def fast(cls: type, **params):
     extra = {"cluster_epochs": 5} if "cluster_epochs" in cls().get_params() else {}
-    return cls(n_clusters=4, **{"random_state": 0, **FAST, **extra, **params})
+    return cls(**{"n_clusters": 4, "random_state": 0, **FAST, **extra, **params})
 
 
 def test_registry_names_every_top_level_method():
@@ -96,3 +96,29 @@ def test_works_inside_a_pipeline(blobs):
     X, y = blobs
     labels = make_pipeline(StandardScaler(), fast(IDEC)).fit_predict(X)
     assert cluster_accuracy(y, labels) >= 0.95
+
+
+@pytest.mark.parametrize("cls", [AEKMeans, IDEC])
+def test_auto_n_clusters_finds_the_true_count_on_the_embedding(cls, blobs):
+    X, y = blobs
+    model = fast(cls, n_clusters="auto", k_range=(2, 8)).fit(X)
+    assert model.n_clusters_ == 4
+    assert sorted(model.k_scores_) == list(range(2, 9))
+    assert max(model.k_scores_, key=model.k_scores_.get) == 4
+    assert cluster_accuracy(y, model.labels_) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_clusters": "many"}, "positive integer or 'auto'"),
+        ({"n_clusters": "auto", "k_range": (5, 3)}, "empty or starts below 2"),
+        ({"n_clusters": "auto", "k_range": (2, 400)}, "only 400 samples"),
+        ({"n_clusters": "auto", "k_range": 7}, "pair of integers"),
+        ({"n_clusters": "auto", "k_criterion": "elbow"}, "k_criterion must be one of"),
+    ],
+)
+def test_bad_cluster_count_search_is_rejected_before_training(params, message, blobs):
+    X, _ = blobs
+    with pytest.raises(deepclust.InputError, match=message):
+        fast(IDEC, **params).fit(X)

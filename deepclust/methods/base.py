@@ -19,6 +19,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from deepclust._validation import check_features, check_n_clusters, check_params
+from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.nn import Autoencoder, build_autoencoder
 from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
@@ -29,6 +30,7 @@ COMMON_CONSTRAINTS: dict[str, tuple] = {
     "pretrain_epochs": (int, 0, None),
     "batch_size": (int, 1, None),
     "lr": (float, 1e-12, None),
+    "k_criterion": ("choice", tuple(CRITERIA)),
 }
 
 
@@ -37,8 +39,14 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Parameters shared by all methods
     --------------------------------
-    n_clusters : int
-        Number of clusters.
+    n_clusters : int or "auto"
+        Number of clusters; ``"auto"`` chooses it on the pretrained embedding (see ``k_range``
+        and ``k_criterion``) and keeps every score in ``k_scores_``.
+    k_range : tuple of int
+        ``(low, high)``: the cluster counts ``n_clusters="auto"`` tries, both included.
+    k_criterion : str
+        How ``n_clusters="auto"`` scores each count: "silhouette", "calinski_harabasz",
+        "davies_bouldin", "bic" or "stability" (see :func:`deepclust.cluster.select_n_clusters`).
     hidden_dims : tuple of int
         Hidden layer sizes of the dense encoder (the decoder mirrors them).
     embedding_dim : int
@@ -63,7 +71,11 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-    cluster_centers_ : ndarray of shape (n_clusters, embedding_dim), in embedding space
+    n_clusters_ : int
+        The number of clusters used: ``n_clusters``, or the one chosen by ``"auto"``.
+    k_scores_ : dict of int to float
+        With ``n_clusters="auto"`` only: the criterion's score of every count tried.
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim), in embedding space
     autoencoder_ : torch.nn.Module
     history_ : dict of str to TrainingLog, per phase: loss per epoch, samples, seconds
     n_features_in_ : int
@@ -73,8 +85,10 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -88,6 +102,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         verbose: bool = False,
     ) -> None:
         self.n_clusters = n_clusters
+        self.k_range = k_range
+        self.k_criterion = k_criterion
         self.hidden_dims = hidden_dims
         self.embedding_dim = embedding_dim
         self.architecture = architecture
@@ -104,7 +120,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X: Any, y: Any = None) -> DeepClusterer:
         """Pretrain the autoencoder on ``X``, then run the method's clustering phase."""
         X = check_features(self, X, reset=True)
-        check_n_clusters(self, len(X))
+        check_n_clusters(self, len(X), allow_auto=True)
         check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
         self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
@@ -112,6 +128,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             data = torch.from_numpy(X).to(self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
+            self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed)
         self.labels_ = self._assign(self._embed(data)).cpu().numpy()
         return self
@@ -151,9 +168,22 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             **hooks,
         )
 
+    def _choose_n_clusters(self, data: torch.Tensor, seed: int) -> int:
+        """``n_clusters`` itself, or for ``"auto"`` the best count on the pretrained embedding."""
+        if self.n_clusters != "auto":
+            return int(self.n_clusters)
+        selection = select_n_clusters(
+            self._embed(data).cpu().numpy(),
+            range(self.k_range[0], self.k_range[1] + 1),
+            criterion=self.k_criterion,
+            random_state=seed,
+        )
+        self.k_scores_ = selection.scores
+        return selection.best_k
+
     def _kmeans_on_embedding(self, z: torch.Tensor, seed: int) -> KMeans:
         """k-means (20 restarts) on the current embedding: every method's initialisation."""
-        return KMeans(self.n_clusters, n_init=20, random_state=seed).fit(z.cpu().numpy())
+        return KMeans(self.n_clusters_, n_init=20, random_state=seed).fit(z.cpu().numpy())
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         raise NotImplementedError

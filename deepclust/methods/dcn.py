@@ -46,8 +46,10 @@ class DCN(DeepClusterer):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -64,6 +66,8 @@ class DCN(DeepClusterer):
     ) -> None:
         super().__init__(
             n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
             hidden_dims=hidden_dims,
             embedding_dim=embedding_dim,
             architecture=architecture,
@@ -82,7 +86,7 @@ class DCN(DeepClusterer):
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         ae = self.autoencoder_.train()
         kmeans = self._kmeans_on_embedding(self._embed(data), seed)
-        sizes = torch.from_numpy(np.bincount(kmeans.labels_, minlength=self.n_clusters))
+        sizes = torch.from_numpy(np.bincount(kmeans.labels_, minlength=self.n_clusters_))
         objective = KMeansObjective(torch.from_numpy(kmeans.cluster_centers_).to(data), sizes.to(data))
 
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:

@@ -60,8 +60,10 @@ class DEC(DeepClusterer):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -80,6 +82,8 @@ class DEC(DeepClusterer):
     ) -> None:
         super().__init__(
             n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
             hidden_dims=hidden_dims,
             embedding_dim=embedding_dim,
             architecture=architecture,
@@ -157,8 +161,10 @@ class IDEC(DEC):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -178,6 +184,8 @@ class IDEC(DEC):
     ) -> None:
         super().__init__(
             n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
             hidden_dims=hidden_dims,
             embedding_dim=embedding_dim,
             architecture=architecture,

@@ -52,8 +52,10 @@ class DeepHierarchical(DeepClusterer):
 
     def __init__(
         self,
-        n_clusters: int = 10,
+        n_clusters: int | str = 10,
         *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -71,6 +73,8 @@ class DeepHierarchical(DeepClusterer):
     ) -> None:
         super().__init__(
             n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
             hidden_dims=hidden_dims,
             embedding_dim=embedding_dim,
             architecture=architecture,
@@ -94,7 +98,7 @@ class DeepHierarchical(DeepClusterer):
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         self.hierarchical_ = Hierarchical(
-            self.n_clusters, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
+            self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
         ).fit(self._embed(data).cpu().numpy())
         self.cluster_centers_ = self.hierarchical_.cluster_centers_
 
