@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import time
 from datetime import date
 from pathlib import Path
@@ -40,11 +41,18 @@ def run_one(method: str, X: np.ndarray, y: np.ndarray, seed: int) -> dict:
     else:
         model = deepclust.get_method(method)(n_clusters=10, random_state=seed).fit(X)
     seconds = time.perf_counter() - start
-    result = {**external_scores(y, model.labels_), "seconds": seconds}
+    result = {**external_scores(y, model.labels_), "seconds": seconds, "commit": commit()}
     if method != BASELINE:
         result["pretrain_samples_per_s"] = model.history_["pretrain"].samples_per_second
         result["throughput"] = throughput(model)
     return result
+
+
+def commit() -> str:
+    """The checked-out commit, marked '+' when the tree has uncommitted changes: which code made a figure."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout
+    return (head or "unknown") + ("+" if dirty.strip() else "")
 
 
 def linear_shapes(model) -> list[tuple[int, int]]:
@@ -84,17 +92,21 @@ def render(results: dict, command: str) -> str:
         "",
         f"Command: `{command}`. Machine: {machine()}. Default parameters of every method, `n_clusters=10`; "
         "mean ± standard deviation over the seeds listed; seconds are wall time of the whole `fit` "
-        "(pretraining included). `kmeans-raw` is scikit-learn `KMeans(n_init=10)` on the raw features.",
+        "(pretraining included). `kmeans-raw` is scikit-learn `KMeans(n_init=10)` on the raw features. "
+        "`commit` is the code that produced the row.",
         "",
-        "| dataset | method | seeds | ACC | NMI | ARI | seconds |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for dataset in DATASETS:
         for method, runs in results.get(dataset, {}).items():
             seeds = sorted(runs, key=int)
             cell = lambda key: f"{np.mean([runs[s][key] for s in seeds]):.3f} ± {np.std([runs[s][key] for s in seeds]):.3f}"  # noqa: E731
             seconds = np.mean([runs[s]["seconds"] for s in seeds])
-            lines.append(f"| {dataset} | {method} | {','.join(seeds)} | {cell('acc')} | {cell('nmi')} | {cell('ari')} | {seconds:.1f} |")
+            commits = ",".join(sorted({runs[s].get("commit", "before 73e47ee") for s in seeds}))
+            lines.append(
+                f"| {dataset} | {method} | {','.join(seeds)} | {cell('acc')} | {cell('nmi')} | {cell('ari')} | {seconds:.1f} | {commits} |"
+            )
     lines += [
         "",
         "## Training throughput",
