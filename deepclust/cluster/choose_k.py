@@ -17,9 +17,10 @@ from sklearn.metrics import (
     silhouette_score,
 )
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 
 from deepclust.errors import InputError
+from deepclust.train import seed_from
 
 #: Criterion name -> whether a higher score is better. The only list of valid names.
 CRITERIA: dict[str, bool] = {
@@ -126,7 +127,7 @@ default="silhouette"
         if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
             raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
 
-    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    seed = seed_from(random_state)
     scores, labellings = {}, {}
     for k in ks:
         if criterion == "bic":

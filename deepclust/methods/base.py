@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
-from deepclust._validation import check_features, check_n_clusters, check_params
+from deepclust._validation import check_features, check_k_range, check_n_clusters, check_params
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.nn import Autoencoder, build_autoencoder
 from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
@@ -174,7 +174,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             return int(self.n_clusters)
         selection = select_n_clusters(
             self._embed(data).cpu().numpy(),
-            range(self.k_range[0], self.k_range[1] + 1),
+            check_k_range(self, len(data)),
             criterion=self.k_criterion,
             random_state=seed,
         )
