@@ -19,6 +19,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_params
 from deepclust.errors import InputError
 from deepclust.methods import DEC
@@ -167,6 +168,19 @@ class Student(ClassifierMixin, BaseEstimator):
             )
         self.network_ = network.eval()
         return self
+
+    # ------------------------------------------- saving (the format: deepclust.io.models)
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Every learned attribute as JSON metadata and named arrays (weights as ``network_.<name>``)."""
+        return get_state(self)
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Make this Student (constructed with the saved parameters) the fitted one that was saved."""
+
+        def network() -> torch.nn.Module:
+            return mlp([self.n_features_in_, *self._check_hidden_dims(), len(self.classes_)])
+
+        set_state(self, meta, arrays, modules=lambda: {"network_": network})
 
     def _check_hidden_dims(self) -> tuple[int, ...]:
         dims = self.hidden_dims

@@ -9,16 +9,27 @@ that is not a gradient, such as DCN's centroids).
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm import autonotebook, std
 from tqdm.auto import tqdm
 
 from deepclust.errors import InputError
+
+logger = logging.getLogger("deepclust")
+
+
+def progress_bar_visible() -> bool:
+    """Bars need a terminal on stderr, or a notebook (where tqdm.auto draws a widget); elsewhere a log line replaces them."""
+    return sys.stderr.isatty() or autonotebook.tqdm is not std.tqdm
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -44,6 +55,19 @@ def index_batches(n_samples: int, batch_size: int, generator: torch.Generator) -
 def map_batches(fn: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
     """Apply ``fn`` to ``X`` in large blocks without building a graph; returns the concatenation."""
     return torch.cat([fn(block) for block in X.split(batch_size)])
+
+
+def rows_tensor(X: np.ndarray, device: torch.device) -> torch.Tensor:
+    """All rows of ``X`` (float32) as one tensor on ``device``, without a copy on the CPU.
+
+    A memory-mapped ``X`` (``np.load(path, mmap_mode="r")``) stays in its file: the tensor
+    shares the mapping, and the rows a batch gathers are paged in by the operating system,
+    which can drop them again under memory pressure. On a GPU the rows are copied there.
+    """
+    with warnings.catch_warnings():
+        # A read-only map warns that the tensor is not writable; nothing writes to training data.
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(X).to(device)
 
 
 @dataclass
@@ -76,14 +100,16 @@ def train(
     """Minimise ``batch_loss(indices)`` with Adam over shuffled index batches.
 
     ``before_step(iteration)`` may return True to stop early (DEC's convergence test);
-    ``after_step(indices)`` runs after each optimiser step.
+    ``after_step(indices)`` runs after each optimiser step. With ``verbose``, a bar shows
+    epoch, loss and time left; without a terminal, one log line per phase says the same.
     """
     # The fused kernel is 1.46x faster end to end than the default on 2 CPU cores (IDEC on digits).
     optimizer = torch.optim.Adam(parameters, lr=lr, fused=True)
     log = TrainingLog()
     iteration = 0
     start = time.perf_counter()
-    bar = tqdm(range(epochs), desc=description, disable=not verbose, leave=False, unit="epoch")
+    show_bar = verbose and progress_bar_visible()
+    bar = tqdm(range(epochs), desc=description, disable=not show_bar, leave=False, unit="epoch")
     for _ in bar:
         # Summed as a tensor so that a GPU is not synchronised on every step.
         epoch_loss, epoch_samples, stop = torch.zeros(()), 0, False
@@ -108,6 +134,9 @@ def train(
             break
     bar.close()
     log.seconds = time.perf_counter() - start
+    if verbose and not show_bar:
+        last = f", loss {log.losses[-1]:.4g}" if log.losses else ""
+        logger.info("%s: %d epochs%s, %.1f s", description, len(log.losses), last, log.seconds)
     return log
 
 

@@ -61,10 +61,11 @@ def test_predict_with_the_wrong_number_of_features():
     [
         ({"pretrain_epochs": -1}, "pretrain_epochs must be in \\[0, inf\\]"),
         ({"batch_size": 0}, "batch_size must be in"),
-        ({"architecture": "transformer"}, "architecture must be one of \\['dense', 'conv'\\]"),
+        ({"architecture": "transformer"}, "architecture must be one of \\['dense', 'conv', 'temporal'\\]"),
         ({"tol": 2.0}, "tol must be in \\[0.0, 1.0\\]"),
         ({"architecture": "conv"}, "input_shape"),
         ({"architecture": "conv", "input_shape": (2, 2)}, "holds 4 values per sample, but X has 3 features"),
+        ({"architecture": "temporal"}, "input_shape=\\(length,\\) or \\(channels, length\\)"),
     ],
 )
 def test_bad_parameters_name_the_parameter(params, message):

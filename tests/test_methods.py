@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import deepclust
-from deepclust import AEKMeans, DCN, DEC, IDEC, METHODS, DeepHierarchical
+from deepclust import AEKMeans, DCN, DEC, IDEC, METHODS, N2D, DeepHierarchical, VaDE
 from deepclust.metrics import cluster_accuracy
 
 FAST = dict(hidden_dims=(64, 64), embedding_dim=5, pretrain_epochs=10, batch_size=64, device="cpu")
@@ -19,7 +19,7 @@ def fast(cls: type, **params):
 
 
 def test_registry_names_every_top_level_method():
-    assert {info.cls for info in METHODS.values()} == {AEKMeans, DEC, IDEC, DCN, DeepHierarchical}
+    assert {info.cls for info in METHODS.values()} == {AEKMeans, DEC, IDEC, DCN, DeepHierarchical, N2D, VaDE}
     assert deepclust.get_method("IDEC") is IDEC
     with pytest.raises(deepclust.InputError, match="unknown method 'nope'.*idec"):
         deepclust.get_method("nope")
@@ -34,14 +34,14 @@ def test_idec_clusters_digits_accurately_on_a_reduced_budget(digits):
     assert model.history_["pretrain"].losses[-1] < 0.5 * model.history_["pretrain"].losses[0]
 
 
-@pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN])
+@pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN, N2D, VaDE])
 def test_method_recovers_separated_blobs(cls, blobs):
     X, y = blobs
     labels = fast(cls).fit_predict(X)
     assert cluster_accuracy(y, labels) >= 0.95
 
 
-@pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN])
+@pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN, N2D, VaDE])
 def test_predict_on_training_data_equals_labels(cls, blobs):
     X, _ = blobs
     model = fast(cls).fit(X)
@@ -50,7 +50,7 @@ def test_predict_on_training_data_equals_labels(cls, blobs):
     assert model.transform(X).shape == (len(X), 5)
 
 
-@pytest.mark.parametrize("cls", [DEC, IDEC, DCN])
+@pytest.mark.parametrize("cls", [DEC, IDEC, DCN, N2D, VaDE])
 def test_same_seed_gives_same_labels_and_other_seed_other_weights(cls, blobs):
     X, _ = blobs
     first, second = fast(cls).fit(X), fast(cls).fit(X)

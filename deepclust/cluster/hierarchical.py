@@ -19,8 +19,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 from sklearn.utils.validation import check_is_fitted
 
+from deepclust._state import encode, get_state, set_state
 from deepclust._validation import check_features, check_n_clusters, check_params
 from deepclust.errors import InputError
 
@@ -158,6 +160,28 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         """
         check_is_fitted(self)
         return self._nearest_label(self._to_metric_space(check_features(self, X, reset=False)))
+
+    # ------------------------------------------- saving (the format: deepclust.io.models)
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Learned attributes, plus the whitening and micro-cluster centres that ``predict`` needs."""
+        meta, arrays = get_state(self)
+        micro_centers = None if self._kmeans is None else self._kmeans.cluster_centers_
+        meta["whitening_matrix_"] = encode(self._whitening, "whitening_matrix_", arrays)
+        meta["micro_centers_"] = encode(micro_centers, "micro_centers_", arrays)
+        return meta, arrays
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        set_state(self, meta, arrays)
+        self._whitening = vars(self).pop("whitening_matrix_", None)
+        micro_centers = vars(self).pop("micro_centers_", None)
+        if self.metric == "mahalanobis" and self._whitening is None:
+            raise InputError("saved Hierarchical with metric='mahalanobis' lacks its whitening matrix")
+        self._kmeans = None
+        if micro_centers is not None:  # the k-means that made labels_, rebuilt from its centres
+            self._kmeans = KMeans(len(micro_centers))
+            self._kmeans.cluster_centers_ = micro_centers
+            self._kmeans.n_features_in_ = micro_centers.shape[1]
+            self._kmeans._n_threads = _openmp_effective_n_threads()
 
     # ----------------------------------------------------------------- helpers
     def _check_params(self, n_samples: int) -> None:

@@ -9,6 +9,7 @@ construction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,14 +19,15 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
+from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_k_range, check_n_clusters, check_params
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.nn import Autoencoder, build_autoencoder
-from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
+from deepclust.train import TrainingLog, map_batches, resolve_device, rows_tensor, seed_from, seeded, train
 
 COMMON_CONSTRAINTS: dict[str, tuple] = {
     "embedding_dim": (int, 1, None),
-    "architecture": ("choice", ("dense", "conv")),
+    "architecture": ("choice", ("dense", "conv", "temporal")),
     "noise": (float, 0.0, 0.99),
     "pretrain_epochs": (int, 0, None),
     "batch_size": (int, 1, None),
@@ -51,10 +53,12 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         Hidden layer sizes of the dense encoder (the decoder mirrors them).
     embedding_dim : int
         Size of the learned representation ``z``.
-    architecture : {"dense", "conv"}
-        Dense autoencoder, or convolutional one for images (needs ``input_shape``).
+    architecture : {"dense", "conv", "temporal"}
+        Dense autoencoder, convolutional one for images, or 1-D convolutional one for time
+        series (the last two need ``input_shape``).
     input_shape : tuple of int or None
-        ``(height, width)`` or ``(channels, height, width)`` of each flattened image row.
+        ``(height, width)`` or ``(channels, height, width)`` of each flattened image row;
+        ``(channels, length)`` of each flattened series for ``"temporal"``.
     noise : float
         Input dropout rate while training (denoising); 0 turns it off.
     pretrain_epochs : int
@@ -125,7 +129,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
         with seeded(seed, self.device_) as generator:
-            data = torch.from_numpy(X).to(self.device_)
+            data = rows_tensor(X, self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
@@ -153,15 +157,15 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
         return self._train(ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining")
 
-    def _train(self, parameters, batch_loss, n_samples, generator, epochs, description, **hooks) -> TrainingLog:  # noqa: ANN001
-        """The shared loop with this estimator's batch size, learning rate and verbosity."""
+    def _train(self, parameters, batch_loss, n_samples, generator, epochs, description, lr=None, **hooks) -> TrainingLog:  # noqa: ANN001
+        """The shared loop with this estimator's batch size, learning rate (unless ``lr`` is given) and verbosity."""
         return train(
             parameters,
             batch_loss,
             n_samples,
             epochs=epochs,
             batch_size=self.batch_size,
-            lr=self.lr,
+            lr=self.lr if lr is None else lr,
             generator=generator,
             verbose=self.verbose,
             description=description,
@@ -200,7 +204,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _data(self, X: Any) -> torch.Tensor:
         check_is_fitted(self)
-        return torch.from_numpy(check_features(self, X, reset=False)).to(self.device_)
+        return rows_tensor(check_features(self, X, reset=False), self.device_)
 
     def transform(self, X: Any) -> np.ndarray:
         """The learned embedding of ``X``, shape (n_samples, embedding_dim)."""
@@ -212,6 +216,26 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X).labels_
+
+    # ------------------------------------------- saving (the format: deepclust.io.models)
+    #: Estimator classes that learned attributes may hold, e.g. DeepHierarchical's tree.
+    _state_classes: tuple[type, ...] = ()
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Every learned attribute as JSON metadata and named arrays (weights as ``autoencoder_.<name>``)."""
+        return get_state(self)
+
+    def _set_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Make this estimator (constructed with the saved parameters) the fitted model that was saved."""
+        set_state(self, meta, arrays, modules=self._state_modules, classes=self._state_classes)
+
+    def _state_modules(self) -> dict[str, Callable[[], torch.nn.Module]]:
+        """How to build each network attribute, empty, before its saved weights are loaded into it.
+
+        Called when every other learned attribute is restored, so it may read ``n_features_in_``,
+        ``n_clusters_``, ...; a method with more networks than ``autoencoder_`` extends it.
+        """
+        return {"autoencoder_": lambda: self._build_autoencoder(self.n_features_in_)}
 
     def __sklearn_tags__(self):  # noqa: ANN204
         tags = super().__sklearn_tags__()

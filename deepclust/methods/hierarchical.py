@@ -49,6 +49,7 @@ class DeepHierarchical(DeepClusterer):
     """
 
     _constraints = {"max_points": (int, 2, None)}  # linkage and metric: check_linkage_metric in fit
+    _state_classes = (Hierarchical,)
 
     def __init__(
         self,

@@ -130,4 +130,16 @@ def build_autoencoder(
         if int(torch.tensor(shape).prod()) != n_features:
             raise InputError(f"input_shape={shape} holds {int(torch.tensor(shape).prod())} values per sample, but X has {n_features} features")
         return ConvAutoencoder(shape, embedding_dim=embedding_dim, noise=noise)
-    raise InputError(f"architecture must be 'dense' or 'conv', got {architecture!r}")
+    if architecture == "temporal":
+        from deepclust.nn.temporal import TemporalAutoencoder  # imports this module: import here, not at the top
+
+        if input_shape is None or len(input_shape) not in (1, 2):
+            raise InputError(
+                "architecture='temporal' needs input_shape=(length,) or (channels, length); "
+                f"got input_shape={input_shape!r}"
+            )
+        shape = tuple(int(s) for s in input_shape) if len(input_shape) == 2 else (1, int(input_shape[0]))
+        if shape[0] * shape[1] != n_features:
+            raise InputError(f"input_shape={shape} holds {shape[0] * shape[1]} values per series, but X has {n_features} features")
+        return TemporalAutoencoder(shape, embedding_dim=embedding_dim, noise=noise)
+    raise InputError(f"architecture must be 'dense', 'conv' or 'temporal', got {architecture!r}")

@@ -1,0 +1,234 @@
+"""Data larger than memory: reading and writing it one block of rows at a time.
+
+A :class:`RowFile` reads a Parquet file a record batch at a time
+(``pyarrow.parquet.ParquetFile.iter_batches``) or a ``.npy`` file through a memory map, so
+memory holds one block, never the file. A :class:`BlockWriter` appends blocks of results
+to a ``.npy``, ``.parquet`` or ``.csv`` file that is complete or absent: it grows as a
+temporary file beside the target and is renamed into place when the last block is in.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from numbers import Integral
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from sklearn.utils import check_random_state
+from sklearn.utils.random import sample_without_replacement
+
+from deepclust.errors import InputError
+from deepclust.io.tables import PARQUET, existing_file
+
+STREAM_SUFFIXES = (*PARQUET, ".npy")
+OUTPUT_SUFFIXES = (".npy", *PARQUET, ".csv")
+
+
+class RowFile:
+    """Rows of a Parquet or ``.npy`` file, read in blocks as float32 arrays.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.parquet``/``.pq`` table (numeric columns) or a 2-D ``.npy`` array.
+    columns : sequence of str or None
+        Parquet only: the feature columns, in this order; None takes every column but ``id_column``.
+    id_column : str or None
+        Parquet only: a column of row ids, returned beside each block instead of row numbers.
+
+    Attributes
+    ----------
+    n_rows, n_features : int
+    feature_names : list of str
+    id_name : str
+        ``id_column``, or ``"row"`` when ids are row numbers.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, columns: Sequence[str] | None = None, id_column: str | None = None) -> None:
+        self.path = existing_file(path, "data")
+        suffix = self.path.suffix.lower()
+        if suffix not in STREAM_SUFFIXES:
+            raise InputError(
+                f"{self.path}: cannot stream {suffix or 'a file without ending'}; streaming reads "
+                f"{', '.join(STREAM_SUFFIXES)} (convert CSV once with pyarrow, or np.save a float32 array)"
+            )
+        self.id_name = id_column or "row"
+        self._id_column = id_column
+        if suffix == ".npy":
+            if columns is not None or id_column is not None:
+                raise InputError(f"{self.path}: columns and id_column apply to Parquet tables, not to .npy arrays")
+            self._array = self._open_array()
+            self.n_rows, self.n_features = self._array.shape
+            self.feature_names = [f"x{j}" for j in range(self.n_features)]
+        else:
+            self._array = None
+            self._parquet = self._open_parquet()
+            self.n_rows = self._parquet.metadata.num_rows
+            self.feature_names = self._feature_columns(columns)
+            self.n_features = len(self.feature_names)
+        if self.n_rows == 0:
+            raise InputError(f"{self.path} has no rows")
+
+    def _open_array(self) -> np.ndarray:
+        try:
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            raise InputError(f"cannot map {self.path} as a NumPy .npy file: {err}") from err
+        if array.ndim != 2:
+            raise InputError(f"{self.path} holds a {array.ndim}-D array {array.shape}; expected 2-D (rows, features)")
+        if array.dtype.kind not in "biuf":
+            raise InputError(f"{self.path} holds an array of {array.dtype}; expected numbers")
+        return array
+
+    def _open_parquet(self) -> pq.ParquetFile:
+        try:
+            return pq.ParquetFile(self.path)
+        except (pa.ArrowException, OSError) as err:
+            raise InputError(f"cannot read {self.path} as a Parquet file: {err}") from err
+
+    def _feature_columns(self, columns: Sequence[str] | None) -> list[str]:
+        schema = self._parquet.schema_arrow
+        names = list(schema.names)
+        wanted = [self._id_column] if self._id_column is not None else []
+        wanted += list(columns) if columns is not None else []
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            raise InputError(f"{self.path} has no column(s) {missing}; available columns: {', '.join(names)}")
+        features = list(columns) if columns is not None else [n for n in names if n != self._id_column]
+        text = [n for n in features if not (pa.types.is_integer(schema.field(n).type) or pa.types.is_floating(schema.field(n).type))]
+        if text:
+            raise InputError(
+                f"{self.path}: column(s) {text} are not numeric ({', '.join(str(schema.field(n).type) for n in text)}); "
+                "pass columns=[...] with the numeric feature columns, or id_column= for an id"
+            )
+        if not features:
+            raise InputError(f"{self.path} has no feature columns besides the id column {self._id_column!r}")
+        return features
+
+    def blocks(self, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(X, ids)`` for consecutive blocks of at most ``chunk_rows`` rows, in file order."""
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, Integral) or chunk_rows < 1:
+            raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        if self._array is not None:
+            for start in range(0, self.n_rows, chunk_rows):
+                block = np.asarray(self._array[start : start + chunk_rows], dtype=np.float32)
+                yield self._checked(block, start), np.arange(start, start + len(block))
+            return
+        read = self.feature_names + ([self._id_column] if self._id_column is not None else [])
+        start = 0
+        for batch in self._parquet.iter_batches(batch_size=chunk_rows, columns=read):
+            block = np.empty((batch.num_rows, self.n_features), dtype=np.float32)
+            for j, name in enumerate(self.feature_names):
+                # Nulls become NaN here, and are then reported by _checked.
+                block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
+            ids = batch.column(self._id_column).to_numpy(zero_copy_only=False) if self._id_column else np.arange(start, start + len(block))
+            yield self._checked(block, start), ids
+            start += len(block)
+
+    def sample(self, n_rows: int, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
+        """``n_rows`` rows drawn without replacement (all rows if there are fewer), in file order.
+
+        One pass over the file that keeps only the drawn rows of each block.
+        """
+        n_rows = min(int(n_rows), self.n_rows)
+        chosen = np.sort(sample_without_replacement(self.n_rows, n_rows, random_state=check_random_state(random_state)))
+        if self._array is not None:
+            return self._checked(np.asarray(self._array[chosen], dtype=np.float32), 0)
+        parts, start = [], 0
+        for block, _ in self.blocks(65536):
+            lo, hi = np.searchsorted(chosen, [start, start + len(block)])
+            parts.append(block[chosen[lo:hi] - start])
+            start += len(block)
+        return np.concatenate(parts)
+
+    def _checked(self, block: np.ndarray, start: int) -> np.ndarray:
+        """``block`` itself, or an InputError naming the first row and column that is missing or infinite."""
+        finite = np.isfinite(block)
+        if not finite.all():
+            row, column = np.argwhere(~finite)[0]
+            raise InputError(
+                f"{self.path}: row {start + row} column {self.feature_names[column]!r} is missing, NaN or infinite; "
+                "impute or drop such rows first"
+            )
+        return block
+
+
+class BlockWriter:
+    """Results written block by block to ``.npy``, ``.parquet``/``.pq`` or ``.csv``; whole or not at all.
+
+    ``values`` of each block are labels (1-D) or an embedding (2-D). ``.npy`` holds the
+    values alone (row ``i`` of the output is row ``i`` of the input); the tables hold an id
+    column (``id_name``) and the values (``value_name``, or ``{value_name}0, ...`` for 2-D).
+    Use as a context manager: on an exception nothing is left behind.
+    """
+
+    def __init__(self, path: str | os.PathLike, n_rows: int, *, id_name: str = "row", value_name: str = "cluster") -> None:
+        self.path = Path(path)
+        self.suffix = self.path.suffix.lower()
+        if self.suffix not in OUTPUT_SUFFIXES:
+            raise InputError(f"{self.path}: cannot write {self.suffix or 'a file without ending'}; write {', '.join(OUTPUT_SUFFIXES)}")
+        self.n_rows, self.id_name, self.value_name = n_rows, id_name, value_name
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        except OSError as err:
+            raise InputError(f"cannot write to {self.path.parent}: {err.strerror}") from err
+        os.close(handle)
+        self._temporary = Path(temporary)
+        self._out: np.ndarray | pq.ParquetWriter | pa_csv.CSVWriter | None = None
+        self._written = 0
+
+    def write(self, ids: np.ndarray, values: np.ndarray) -> None:
+        """Append one block: ``ids`` and ``values`` have one entry (or row) per input row."""
+        if self.suffix == ".npy":
+            if self._out is None:
+                self._out = np.lib.format.open_memmap(self._temporary, mode="w+", dtype=values.dtype, shape=(self.n_rows, *values.shape[1:]))
+            self._out[self._written : self._written + len(values)] = values
+        else:
+            table = self._table(ids, values)
+            if self._out is None:
+                self._out = pq.ParquetWriter(self._temporary, table.schema) if self.suffix in PARQUET else pa_csv.CSVWriter(self._temporary, table.schema)
+            self._out.write_table(table)
+        self._written += len(values)
+
+    def _table(self, ids: np.ndarray, values: np.ndarray) -> pa.Table:
+        columns = {self.id_name: ids}
+        if values.ndim == 1:
+            columns[self.value_name] = values
+        else:
+            columns.update({f"{self.value_name}{j}": values[:, j] for j in range(values.shape[1])})
+        return pa.table(columns)
+
+    def close(self) -> Path:
+        """Finish the file and rename it into place; the file must have received every row."""
+        if self._written != self.n_rows:
+            raise InputError(f"{self.path}: {self._written} rows were written, {self.n_rows} expected")
+        if isinstance(self._out, np.ndarray):
+            self._out.flush()
+        elif self._out is not None:
+            self._out.close()
+        self._out = None
+        os.replace(self._temporary, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        if self._out is not None and not isinstance(self._out, np.ndarray):
+            self._out.close()
+        self._out = None
+        self._temporary.unlink(missing_ok=True)
+
+    def __enter__(self) -> BlockWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()

@@ -1,0 +1,166 @@
+"""N2D: autoencoder, then a UMAP manifold of its embedding, then a Gaussian mixture.
+
+McConville et al. (2020), "N2D: (Not Too) Deep Clustering via Clustering the Local Manifold
+of an Autoencoded Embedding". The autoencoder compresses the data; UMAP (``min_dist=0``,
+as many components as clusters) pulls each cluster's manifold together; a full-covariance
+GMM finds the clusters there. UMAP is asked for ``n_clusters`` components and never goes
+through Barnes-Hut t-SNE, so any number of clusters works.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import NearestNeighbors
+
+from deepclust.errors import InputError
+from deepclust.methods.base import DeepClusterer
+from deepclust.registry import register
+
+
+@register("n2d", "Autoencoder, then UMAP of the embedding (min_dist=0), then a Gaussian mixture (N2D).")
+class N2D(DeepClusterer):
+    """N2D, "(Not Too) Deep" clustering (scikit-learn API).
+
+    New rows reach the manifold by interpolation: their UMAP coordinates are the
+    distance-weighted mean of those of their ``umap_neighbors`` nearest training rows in the
+    autoencoder's embedding (UMAP's own initialisation of ``transform``, without its extra
+    optimisation). It is deterministic and needs only arrays, so a saved model predicts
+    exactly as the fitted one; a training row maps onto its own coordinates, so
+    ``predict(X_train) == labels_``.
+
+    Parameters
+    ----------
+    umap_dim : int or None
+        Components of the UMAP manifold; None uses the number of clusters (as in the paper).
+    umap_neighbors : int
+        UMAP's ``n_neighbors``: larger values keep more of the global structure.
+    umap_min_dist : float
+        UMAP's ``min_dist``; 0 packs each cluster tightly, which is what clustering wants.
+    gmm_covariance : {"full", "tied", "diag", "spherical"}
+        Covariance type of the Gaussian mixture on the manifold.
+
+    The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
+
+    Attributes
+    ----------
+    manifold_ : ndarray of shape (n_samples, umap_dim)
+        UMAP coordinates of the training rows.
+    gmm_ : sklearn.mixture.GaussianMixture
+        The mixture fitted on ``manifold_``.
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
+        Mean autoencoder embedding of each cluster.
+
+    Examples
+    --------
+    >>> from deepclust import N2D
+    >>> from deepclust.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> labels = N2D(n_clusters=10, pretrain_epochs=5, random_state=0).fit_predict(X)
+    """
+
+    _constraints = {
+        "umap_neighbors": (int, 2, None),
+        "umap_min_dist": (float, 0.0, None),
+        "gmm_covariance": ("choice", ("full", "tied", "diag", "spherical")),
+    }
+
+    def __init__(
+        self,
+        n_clusters: int | str = 10,
+        *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        umap_dim: int | None = None,
+        umap_neighbors: int = 20,
+        umap_min_dist: float = 0.0,
+        gmm_covariance: str = "full",
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
+            hidden_dims=hidden_dims,
+            embedding_dim=embedding_dim,
+            architecture=architecture,
+            input_shape=input_shape,
+            noise=noise,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.umap_dim = umap_dim
+        self.umap_neighbors = umap_neighbors
+        self.umap_min_dist = umap_min_dist
+        self.gmm_covariance = gmm_covariance
+
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+        from umap import UMAP  # imported here: numba compilation makes the import slow
+
+        if len(data) < 4:
+            raise InputError(f"N2D needs at least 4 samples to learn a UMAP manifold, got {len(data)} sample(s)")
+        z = self._embed(data).cpu().numpy()
+        n_components = self.umap_dim or self.n_clusters_
+        # UMAP needs more rows than neighbours and components; tiny inputs get what they allow.
+        n_neighbors = min(self.umap_neighbors, len(z) - 1)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
+            manifold = UMAP(
+                n_components=min(n_components, len(z) - 2),
+                n_neighbors=n_neighbors,
+                min_dist=self.umap_min_dist,
+                random_state=seed,
+                verbose=self.verbose,
+            ).fit_transform(z)
+        self.training_embedding_ = z
+        self.manifold_ = manifold.astype(np.float32)
+        self.gmm_ = GaussianMixture(self.n_clusters_, covariance_type=self.gmm_covariance, random_state=seed).fit(self.manifold_)
+        labels = self.gmm_.predict(self.manifold_)
+        # Centres live in the autoencoder's embedding, like every method's; an empty component
+        # takes the training row nearest its mean on the manifold.
+        centers = [
+            z[labels == c].mean(axis=0)
+            if np.any(labels == c)
+            else z[((self.manifold_ - self.gmm_.means_[c]) ** 2).sum(axis=1).argmin()]
+            for c in range(self.n_clusters_)
+        ]
+        self.cluster_centers_ = np.stack(centers).astype(np.float32)
+
+    def _to_manifold(self, z: np.ndarray) -> np.ndarray:
+        """UMAP coordinates of embedded rows: inverse-distance mean over their nearest training rows."""
+        k = min(self.umap_neighbors, len(self.training_embedding_))
+        distances, neighbours = (
+            NearestNeighbors(n_neighbors=k).fit(self.training_embedding_).kneighbors(z)
+        )
+        exact = distances[:, 0] == 0
+        weights = 1.0 / np.maximum(distances, 1e-12)
+        weights /= weights.sum(axis=1, keepdims=True)
+        coordinates = np.einsum("nk,nkd->nd", weights, self.manifold_[neighbours])
+        coordinates[exact] = self.manifold_[neighbours[exact, 0]]  # a training row keeps its own place
+        return coordinates
+
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.gmm_.predict(self._to_manifold(z.cpu().numpy()))).to(z.device)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior probability of each cluster for each row of ``X`` (from the mixture)."""
+        z = self.transform(X)  # checks that the model is fitted
+        return self.gmm_.predict_proba(self._to_manifold(z))

@@ -1,0 +1,150 @@
+"""VaDE: a variational autoencoder whose prior is a Gaussian mixture, one component per cluster.
+
+Jiang et al. (2017), "Variational Deep Embedding". The schedule: pretrain the autoencoder,
+fit a diagonal GMM on its embedding to initialise the prior, then maximise the ELBO
+(reconstruction minus KL to the mixture prior) over encoder, decoder and prior together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.mixture import GaussianMixture
+from torch import nn
+
+from deepclust.errors import InputError
+from deepclust.methods.base import DeepClusterer
+from deepclust.objectives import MixturePrior
+from deepclust.registry import register
+from deepclust.train import map_batches
+
+
+@register("vade", "Variational Deep Embedding: a VAE with a Gaussian-mixture prior, one component per cluster.")
+class VaDE(DeepClusterer):
+    """Variational Deep Embedding (scikit-learn API).
+
+    The encoder's last layer gives the mean of q(z|x) (it is the pretrained autoencoder's
+    embedding layer) and a second head beside it gives the log-variance. The decoder's
+    likelihood is Gaussian with one variance, set to the pretrained autoencoder's mean
+    squared reconstruction error, which puts reconstruction and KL on the scale the data
+    itself supports. ``transform`` returns the mean of q(z|x); ``predict`` the most probable
+    component p(c|z) there.
+
+    Parameters
+    ----------
+    cluster_epochs : int
+        Epochs of ELBO training after the mixture is initialised.
+    cluster_lr : float
+        Adam learning rate of the ELBO phase.
+
+    The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
+
+    Attributes
+    ----------
+    prior_ : MixturePrior
+        The learned mixture: ``weight_logits``, ``means``, ``log_variances``.
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
+        The mixture's means.
+
+    Examples
+    --------
+    >>> from deepclust import VaDE
+    >>> from deepclust.datasets import load_digits
+    >>> X, y = load_digits()
+    >>> labels = VaDE(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
+    """
+
+    _constraints = {"cluster_epochs": (int, 0, None), "cluster_lr": (float, 1e-12, None)}
+
+    def __init__(
+        self,
+        n_clusters: int | str = 10,
+        *,
+        k_range: tuple[int, int] = (2, 20),
+        k_criterion: str = "silhouette",
+        hidden_dims: tuple[int, ...] = (500, 500, 2000),
+        embedding_dim: int = 10,
+        architecture: str = "dense",
+        input_shape: tuple[int, ...] | None = None,
+        noise: float = 0.0,
+        pretrain_epochs: int = 50,
+        cluster_epochs: int = 30,
+        cluster_lr: float = 5e-4,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        device: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            n_clusters,
+            k_range=k_range,
+            k_criterion=k_criterion,
+            hidden_dims=hidden_dims,
+            embedding_dim=embedding_dim,
+            architecture=architecture,
+            input_shape=input_shape,
+            noise=noise,
+            pretrain_epochs=pretrain_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.cluster_epochs = cluster_epochs
+        self.cluster_lr = cluster_lr
+
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+        ae = self.autoencoder_
+        mean_head = ae.encoder[-1]
+        if not isinstance(mean_head, nn.Linear):
+            raise InputError(f"VaDE needs an encoder that ends in a linear layer; architecture={self.architecture!r} does not")
+        body = ae.encoder[:-1]
+        z = self._embed(data)
+        gmm = GaussianMixture(self.n_clusters_, covariance_type="diag", random_state=seed).fit(z.cpu().numpy())
+        self.prior_ = MixturePrior(gmm.weights_, gmm.means_, gmm.covariances_).to(data.device)
+        # q(z|x) starts narrow: a hundredth of the embedding's spread, so early samples stay near the mean.
+        self.logvar_head_ = nn.Linear(mean_head.in_features, mean_head.out_features).to(data.device)
+        nn.init.zeros_(self.logvar_head_.weight)
+        nn.init.constant_(self.logvar_head_.bias, float(torch.log(z.var(dim=0).mean() / 100)))
+        noise_variance = map_batches(lambda x: (ae.decode(ae.encode(x)) - x).pow(2).mean(dim=1), data).mean().clamp_min(1e-4)
+
+        ae.train()
+
+        def negative_elbo(indices: torch.Tensor) -> torch.Tensor:
+            x = data[indices]
+            hidden = body(x)
+            mu, logvar = mean_head(hidden), self.logvar_head_(hidden)
+            sample = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            reconstruction = F.mse_loss(ae.decode(sample), x, reduction="none").sum(dim=1) / (2 * noise_variance)
+            return (reconstruction + self.prior_.kl(mu, logvar, sample)).mean()
+
+        parameters = [*ae.parameters(), *self.logvar_head_.parameters(), *self.prior_.parameters()]
+        self.history_["clustering"] = self._train(
+            parameters, negative_elbo, len(data), generator, self.cluster_epochs, "ELBO", lr=self.cluster_lr
+        )
+        self.cluster_centers_ = self.prior_.means.detach().cpu().numpy()
+
+    def _state_modules(self) -> dict[str, Callable[[], nn.Module]]:
+        k, d = self.n_clusters_, self.embedding_dim
+        ae = self._build_autoencoder(self.n_features_in_)
+        return {
+            "autoencoder_": lambda: ae,
+            "prior_": lambda: MixturePrior(np.ones(k) / k, np.zeros((k, d)), np.ones((k, d))),
+            "logvar_head_": lambda: nn.Linear(ae.encoder[-1].in_features, d),
+        }
+
+    @torch.no_grad()
+    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+        return self.prior_.responsibilities(z).argmax(dim=1)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Posterior p(c | z) of each cluster at the embedding of each row of ``X``."""
+        z = torch.from_numpy(self.transform(X)).to(self.device_)  # checks that the model is fitted
+        with torch.no_grad():
+            return self.prior_.responsibilities(z).cpu().numpy()

@@ -1,0 +1,430 @@
+"""A run: fit a method on data, write everything about it to one folder; predict, evaluate and report from it.
+
+A run folder holds
+
+- ``labels.csv``: one row per input row: the user's ``id``, ``cluster``, ``confidence``
+  (how clearly the row belongs to its cluster, in [0, 1]) and ``outlier`` (1 when the row
+  is unusually far from its cluster's centre: beyond the cluster's fence from
+  :func:`deepclust.embed.outlier_fences`, kept in the model folder for ``predict``);
+- ``embedding.npy``: the learned embedding, one row per input row;
+- ``metrics.json``: what was run and how well it clustered (internal scores, external ones
+  when the data carries labels or ``evaluate`` was given them);
+- ``model/``: the fitted front end and method (:func:`deepclust.io.models.save`);
+- ``report.html``: the self-contained report (:mod:`deepclust.report`).
+
+Every file is written atomically. The command line is a thin layer over these functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+
+from deepclust.embed import outlier_fences
+from deepclust.errors import InputError
+from deepclust.io.models import load_model, read_config, save
+from deepclust.io.write import write_atomic, write_json
+from deepclust.metrics import external_scores, internal_scores
+from deepclust.objectives import soft_assignment
+from deepclust.registry import get_method
+
+logger = logging.getLogger("deepclust")
+
+LABELS, EMBEDDING, METRICS, MODEL, REPORT = "labels.csv", "embedding.npy", "metrics.json", "model", "report.html"
+RUN_FILES = (LABELS, EMBEDDING, METRICS, MODEL, REPORT)
+BUILTIN_DIGITS = "digits (built in)"
+
+
+@dataclass
+class Run:
+    """A fitted run: where it was written, the model, and what it found."""
+
+    path: Path
+    model: Any
+    labels: np.ndarray
+    embedding: np.ndarray
+    metrics: dict[str, Any]
+
+
+# ---------------------------------------------------------------------- fitting
+def fit_run(
+    loaded: Any,
+    out: str | os.PathLike,
+    *,
+    method: str = "idec",
+    n_clusters: int | str = "auto",
+    seed: int = 0,
+    device: str = "auto",
+    epochs: int | None = None,
+    params: dict[str, Any] | None = None,
+    verbose: bool = True,
+    overwrite: bool = False,
+    source: str | None = None,
+    report: bool = True,
+    report_data: Any = None,
+    map_method: str = "umap",
+) -> Run:
+    """Fit ``method`` on ``loaded`` (a :class:`deepclust.embed.LoadedData`) and write the run folder ``out``.
+
+    ``epochs`` sets every ``*_epochs`` parameter of the method; ``params`` sets any other.
+    ``source`` is recorded so that ``report`` can read the data again; ``report_data``
+    replaces ``loaded.data`` for the report's examples (the demo shows its flat digit rows as images).
+    """
+    estimator = build_method(method, n_clusters, seed=seed, device=device, epochs=epochs, params=params, verbose=verbose, modality_params=loaded.method_params)
+    out = prepare_run_folder(out, overwrite)
+    front_end = loaded.front_end
+    if front_end is not None:
+        _set_if_present(front_end, random_state=seed, device=device)
+    n = len(loaded.ids)
+    start = time.perf_counter()
+    if front_end is not None:
+        logger.info("embedding %d %s rows with %s", n, loaded.modality, type(front_end).__name__)
+        features = front_end.fit_transform(loaded.data)
+    else:
+        features = loaded.data
+    logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(features), np.shape(features)[1])
+    estimator.fit(features)
+    seconds = time.perf_counter() - start
+    model = estimator if front_end is None else Pipeline([("embed", front_end), ("cluster", estimator)])
+
+    embedding = estimator.transform(features)
+    labels = np.asarray(estimator.labels_)
+    distance = _distance_to_centre(estimator, embedding, labels)
+    fences = outlier_fences(distance, labels)
+    outlier = _is_outlier(distance, labels, fences)
+    scale = float(np.median(distance)) or 1.0
+    confidence = assignment_confidence(estimator, features, embedding, scale)
+
+    metrics: dict[str, Any] = {
+        "method": method,
+        "class": type(estimator).__name__,
+        "data": source,
+        "modality": loaded.modality,
+        "n_samples": n,
+        "n_clusters": int(len(np.unique(labels))),
+        "n_clusters_requested": n_clusters,
+        "seed": seed,
+        "seconds": round(seconds, 2),
+        "cluster_sizes": {str(c): int(s) for c, s in zip(*np.unique(labels, return_counts=True))},
+        "outliers": int(outlier.sum()),
+        "mean_confidence": float(confidence.mean()),
+        "internal": internal_scores(embedding, labels, random_state=seed),
+    }
+    if loaded.labels is not None:
+        metrics["external"] = external_scores(loaded.labels, labels)
+    from deepclust import __version__
+
+    metrics["deepclust_version"] = __version__
+
+    write_labels_csv(out / LABELS, loaded.ids, labels, confidence, outlier)
+    _write_npy(out / EMBEDDING, embedding)
+    write_json(out / METRICS, _json_safe(metrics))
+    metadata = {"modality": loaded.modality, "source": source, "outlier_fences": _json_safe(fences.tolist()), "distance_scale": scale}
+    save(model, out / MODEL, metadata=metadata)
+    run = Run(out, model, labels, embedding, metrics)
+    if report:
+        from deepclust.report import write_report
+
+        logger.info("writing the report")
+        write_report(
+            out / REPORT,
+            embedding,
+            labels,
+            model=model,
+            metrics=metrics,
+            ids=loaded.ids,
+            confidence=confidence,
+            outlier=outlier,
+            truth=loaded.labels,
+            modality=loaded.modality,
+            data=loaded.data if report_data is None else report_data,
+            title=f"deepclust: {type(estimator).__name__} on {Path(source).name if source else 'data'}",
+            map_method=map_method,
+            random_state=seed,
+        )
+    return run
+
+
+def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
+    """``out``, created if needed; refuses a folder that already holds files unless ``overwrite``."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output folder {out} is a file; choose a folder for the run")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise InputError(f"output folder {out} is not empty; choose another, or pass --overwrite to replace the run in it")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".deepclust-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise InputError(f"cannot write to output folder {out}: {err.strerror}") from err
+    return out
+
+
+def build_method(
+    name: str,
+    n_clusters: int | str,
+    *,
+    seed: int,
+    device: str,
+    epochs: int | None,
+    params: dict[str, Any] | None,
+    verbose: bool,
+    modality_params: dict[str, Any] | None = None,
+) -> Any:
+    """The registered method ``name`` with the run's settings; unknown parameters are an InputError."""
+    cls = get_method(name)
+    accepted = cls().get_params(deep=False)
+    settings: dict[str, Any] = {**(modality_params or {}), "n_clusters": n_clusters, "random_state": seed, "device": device, "verbose": verbose}
+    if epochs is not None:
+        settings.update({key: epochs for key in accepted if key.endswith("epochs")})
+    for key, value in (params or {}).items():
+        if key not in accepted:
+            raise InputError(f"method {name!r} has no parameter {key!r}; its parameters: {', '.join(sorted(accepted))}")
+        settings[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**{key: value for key, value in settings.items() if key in accepted})
+
+
+def _set_if_present(estimator: Any, **values: Any) -> None:
+    """Set the parameters ``estimator`` has among ``values`` (a front end's seed and device)."""
+    accepted = estimator.get_params(deep=False)
+    estimator.set_params(**{k: v for k, v in values.items() if k in accepted})
+
+
+# ------------------------------------------------------ confidence and outliers
+def assignment_confidence(estimator: Any, features: Any, embedding: np.ndarray, scale: float) -> np.ndarray:
+    """How clearly each row belongs to its cluster, in [0, 1].
+
+    The largest ``predict_proba`` where the method has one. Otherwise the largest Student's t
+    soft assignment to ``cluster_centers_`` (DEC's kernel): near 1 for a row close to one
+    centre and far from the others, ``1 / n_clusters`` for a row midway between all. DEC and
+    IDEC (which have ``alpha``) use the kernel they were trained with; for other methods,
+    distances are first divided by ``scale`` (the median distance of a training row to its
+    centre), so the value does not depend on the scale of the embedding.
+    """
+    if hasattr(estimator, "predict_proba"):
+        return np.asarray(estimator.predict_proba(features), dtype=np.float64).max(axis=1)
+    alpha = getattr(estimator, "alpha", None)
+    divisor = 1.0 if alpha is not None else scale
+    z = torch.as_tensor(np.asarray(embedding, dtype=np.float32) / divisor)
+    centres = torch.as_tensor(np.asarray(estimator.cluster_centers_, dtype=np.float32) / divisor)
+    return soft_assignment(z, centres, float(alpha or 1.0)).max(dim=1).values.double().numpy()
+
+
+def _distance_to_centre(estimator: Any, embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    centres = np.asarray(estimator.cluster_centers_, dtype=np.float64)
+    return np.linalg.norm(embedding - centres[labels], axis=1)
+
+
+def _is_outlier(distance: np.ndarray, labels: np.ndarray, fences: np.ndarray) -> np.ndarray:
+    limit = fences[labels]
+    return np.isfinite(limit) & (distance > limit)
+
+
+# ---------------------------------------------------------------- predict, evaluate
+def predict_run(model_path: str | os.PathLike, loaded: Any, out_file: str | os.PathLike) -> np.ndarray:
+    """Assign the rows of ``loaded`` with the saved model and write ``id,cluster,confidence,outlier`` to ``out_file``.
+
+    ``model_path`` is a run folder or its ``model/`` folder.
+    """
+    folder = model_folder(model_path)
+    metadata = read_config(folder).get("metadata", {})
+    model = load_model(folder)
+    front_end, estimator = (model[0], model[-1]) if isinstance(model, Pipeline) else (None, model)
+    features = loaded.data if front_end is None else front_end.transform(loaded.data)
+    labels = np.asarray(estimator.predict(features))
+    embedding = estimator.transform(features)
+    try:  # what fit_run kept beside the model; a model saved from Python has neither
+        fences = np.array([np.nan if f is None else f for f in metadata.get("outlier_fences", [])], dtype=np.float64)
+        scale = float(metadata.get("distance_scale") or 1.0)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{folder / 'config.json'}: its outlier fences or distance scale are not numbers ({err})") from err
+    if len(fences) <= labels.max(initial=-1):
+        fences = np.full(int(labels.max()) + 1, np.nan)
+    outlier = _is_outlier(_distance_to_centre(estimator, embedding, labels), labels, fences)
+    confidence = assignment_confidence(estimator, features, embedding, scale)
+    write_labels_csv(out_file, loaded.ids, labels, confidence, outlier)
+    return labels
+
+
+def model_folder(path: str | os.PathLike) -> Path:
+    """The model folder itself, or the ``model/`` folder of a run folder."""
+    path = Path(path).expanduser()
+    return path / MODEL if (path / MODEL / "config.json").exists() or (path / METRICS).exists() else path
+
+
+def load_data_for(model_path: str | os.PathLike, data: str | os.PathLike, modality: str | None = None, **options: Any) -> Any:
+    """Read ``data`` as the modality the saved model was fitted on (unless ``modality`` says otherwise)."""
+    from deepclust.embed import load
+
+    saved = read_config(model_folder(model_path)).get("metadata", {}).get("modality")
+    return load(data, modality=modality or saved, **options)
+
+
+def evaluate_run(run_path: str | os.PathLike, labels_file: str | os.PathLike) -> dict[str, float]:
+    """Score the run's clusters against known classes; adds them to ``metrics.json`` and returns them.
+
+    ``labels_file``: a ``.npy`` array, or a CSV/text file with one class per line (in the
+    run's row order) or two columns ``id,class`` (matched to the run's ids). A header line is allowed.
+    """
+    run = Path(run_path).expanduser()
+    ids, clusters = read_labels_csv(run / LABELS)
+    truth = read_truth(labels_file, ids)
+    scores = external_scores(truth, clusters)
+    metrics = _read_metrics(run)
+    metrics["external"] = scores
+    write_json(run / METRICS, _json_safe(metrics))
+    return scores
+
+
+def read_truth(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
+    """Known classes for the rows ``ids`` from ``path`` (see :func:`evaluate_run`)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise InputError(f"labels file {file} does not exist")
+    if file.suffix.lower() == ".npy":
+        try:
+            values = np.load(file, allow_pickle=False)
+        except ValueError as err:
+            raise InputError(f"cannot read {file} as a NumPy array: {err}") from err
+        if values.ndim != 1 or len(values) != len(ids):
+            raise InputError(f"{file} must hold a 1-D array of {len(ids)} labels (one per row), got shape {values.shape}")
+        return values
+    try:
+        rows = [row for row in csv.reader(io.StringIO(file.read_text())) if row]
+    except UnicodeDecodeError as err:
+        raise InputError(f"{file} is not a text file ({err})") from err
+    by_id = {str(i): k for k, i in enumerate(ids)}
+    if rows and all(len(row) >= 2 for row in rows):
+        first = 1
+        if rows[0][0] not in by_id:  # a header
+            rows, first = rows[1:], 2
+        truth = np.empty(len(ids), dtype=object)
+        seen = np.zeros(len(ids), bool)
+        for line, row in enumerate(rows, start=first):
+            if row[0] not in by_id:
+                raise InputError(f"{file}, line {line}: id {row[0]!r} is not a row of the run")
+            truth[by_id[row[0]]], seen[by_id[row[0]]] = row[-1], True
+        if not seen.all():
+            raise InputError(f"{file} gives no label for {int((~seen).sum())} of the run's {len(ids)} rows (e.g. id {ids[~seen][0]!r})")
+        return truth.astype(str)
+    values = [row[0] for row in rows]
+    if len(values) == len(ids) + 1:
+        values = values[1:]
+    if len(values) != len(ids):
+        raise InputError(f"{file} has {len(values)} labels but the run has {len(ids)} rows; give one label per row, or id,label pairs")
+    return np.array(values)
+
+
+# ---------------------------------------------------------------------- report
+def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path:
+    """Write ``report.html`` of a run folder again from its files (and its data, if still readable)."""
+    from deepclust.report import write_report
+
+    run = Path(run_path).expanduser()
+    metrics = _read_metrics(run)
+    ids, labels = read_labels_csv(run / LABELS)
+    confidence, outlier = _read_label_columns(run / LABELS)
+    try:
+        embedding = np.load(run / EMBEDDING, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {run / EMBEDDING}: {err}") from err
+    model = load_model(run / MODEL)
+    data, truth, note_source = None, None, metrics.get("data")
+    if note_source == BUILTIN_DIGITS:
+        from deepclust.datasets import load_digits
+
+        digits, truth = load_digits()
+        data = digits.reshape(-1, 8, 8)
+    elif note_source is not None:
+        try:
+            loaded = load_data_for(run, note_source, metrics.get("modality"))
+            data, truth = loaded.data, loaded.labels
+        except InputError as err:
+            logger.warning("the report shows no examples: %s", err)
+    return write_report(
+        run / REPORT,
+        embedding,
+        labels,
+        model=model,
+        metrics=metrics,
+        ids=ids,
+        confidence=confidence,
+        outlier=outlier,
+        truth=truth,
+        modality=metrics.get("modality"),
+        data=data,
+        title=f"deepclust: {metrics.get('class', 'run')} on {Path(note_source).name if note_source else 'data'}",
+        map_method=map_method,
+        random_state=int(metrics.get("seed") or 0),
+    )
+
+
+# ------------------------------------------------------------------ run files
+def write_labels_csv(path: str | os.PathLike, ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray, outlier: np.ndarray) -> Path:
+    """``id,cluster,confidence,outlier``, one line per row (confidence to 4 decimals, outlier 0/1)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "cluster", "confidence", "outlier"])
+    for row in zip(np.asarray(ids).tolist(), np.asarray(labels).tolist(), np.round(np.asarray(confidence, dtype=np.float64), 4).tolist(), np.asarray(outlier, int).tolist()):
+        writer.writerow(row)
+    return write_atomic(path, buffer.getvalue())
+
+
+def read_labels_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids as str, clusters as int)`` of a run's ``labels.csv``."""
+    table = _read_labels_table(path)
+    try:
+        return np.array([r["id"] for r in table]), np.array([int(r["cluster"]) for r in table])
+    except (KeyError, ValueError) as err:
+        raise InputError(f"{path} is not a deepclust labels file (id,cluster,confidence,outlier): {err}") from err
+
+
+def _read_label_columns(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    table = _read_labels_table(path)
+    return np.array([float(r["confidence"]) for r in table]), np.array([r["outlier"] == "1" for r in table])
+
+
+def _read_labels_table(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        raise InputError(f"{path} not found; is {path.parent} a folder written by `deepclust fit`?")
+    return list(csv.DictReader(io.StringIO(path.read_text())))
+
+
+def _read_metrics(run: Path) -> dict[str, Any]:
+    if not (run / METRICS).is_file():
+        raise InputError(f"{run / METRICS} not found; is {run} a folder written by `deepclust fit`?")
+    try:
+        return json.loads((run / METRICS).read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{run / METRICS} is not valid JSON ({err})") from err
+
+
+def _write_npy(path: Path, array: np.ndarray) -> Path:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return write_atomic(path, buffer.getvalue())
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinity become null, so the files are strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

@@ -1,0 +1,96 @@
+"""Training on several processes or machines: the autoencoder's pretraining under DDP.
+
+Start one process per GPU (or a few per CPU machine) with torchrun; each runs the same
+script, which calls :func:`init_distributed` and fits ``data_parallel(Method)(...)``::
+
+    torchrun --standalone --nproc_per_node=2 fit.py                    # one machine
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=4 \\
+        --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 fit.py          # on each of two machines
+
+Every process reads the same data (a memory map shares one copy per machine), seeds alike
+and so draws the same shuffled index blocks of ``batch_size`` rows. Each process trains on
+its strided share of a block (``block[rank::world_size]``, DistributedSampler's split) and
+DistributedDataParallel averages the gradients, so a step equals a single-process step on
+the whole block: the loss curve is the single-process one. Only pretraining — most of the
+training time — is split; the clustering phase then runs on every process alike, and
+every process ends with the same model.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
+
+from deepclust.methods.base import DeepClusterer
+from deepclust.train import TrainingLog
+
+
+def init_distributed(backend: str | None = None) -> torch.device:
+    """Join the process group that torchrun describes in the environment; return this process's device.
+
+    ``backend`` defaults to NCCL when CUDA is present and to gloo on CPUs. Outside torchrun
+    (no ``WORLD_SIZE`` in the environment) nothing is started and training is single-process.
+    With CUDA, the device is ``cuda:LOCAL_RANK`` and becomes the current one, so that
+    ``device="auto"`` in an estimator picks it.
+    """
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if "WORLD_SIZE" in os.environ and not dist.is_initialized():
+        dist.init_process_group(backend or ("nccl" if cuda else "gloo"))
+    return device
+
+
+def rank_and_world_size() -> tuple[int, int]:
+    """This process's rank and the number of processes; ``(0, 1)`` without a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class DataParallelPretraining:
+    """Mixin for a :class:`DeepClusterer`: pretraining split across the process group.
+
+    Use :func:`data_parallel` to make the class; without a process group it trains as the
+    method itself does.
+    """
+
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
+        ae = self.autoencoder_.train()
+        rank, world = rank_and_world_size()
+        device_ids = [data.device.index] if data.device.type == "cuda" else None
+        replica = DistributedDataParallel(ae, device_ids=device_ids) if world > 1 else ae
+        features = data[0].numel()
+
+        def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
+            x = data[indices[rank::world]]
+            # This share's squared error over the whole block's size, times world: the average
+            # of the processes' gradients (what DDP computes) is the gradient of the block's mean.
+            return F.mse_loss(replica(x)[1], x, reduction="sum") * (world / (len(indices) * features))
+
+        log = self._train(ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining")
+        if world > 1 and log.losses:
+            # Each process logged its share; their mean is the loss of the whole data.
+            losses = torch.tensor(log.losses, dtype=torch.float64, device=data.device)
+            dist.all_reduce(losses)
+            log.losses = (losses / world).tolist()
+        return log
+
+
+@cache
+def data_parallel(method: type[DeepClusterer]) -> type[DeepClusterer]:
+    """``method`` with its pretraining data-parallel under torch.distributed.
+
+    >>> from deepclust import IDEC
+    >>> from deepclust.scale import data_parallel
+    >>> DistributedIDEC = data_parallel(IDEC)     # same parameters as IDEC
+    """
+    if not (isinstance(method, type) and issubclass(method, DeepClusterer)):
+        raise TypeError(f"data_parallel takes a deep clustering class such as deepclust.IDEC, got {method!r}")
+    return type(f"DataParallel{method.__name__}", (DataParallelPretraining, method), {"__module__": __name__, "__doc__": method.__doc__})

@@ -1,0 +1,272 @@
+"""The ``deepclust`` command: end-to-end runs of the installed script, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import deepclust
+from deepclust import cli
+from deepclust.metrics import cluster_accuracy
+
+DEEPCLUST = Path(sys.executable).with_name("deepclust")
+RUN_FILES = {"labels.csv", "embedding.npy", "metrics.json", "model", "report.html"}
+# Small networks, few epochs, a linear map; small batches where a few dozen rows must still make many steps.
+FAST = ["--epochs", "10", "-p", "hidden_dims=[32]", "--map", "pca", "--quiet"]
+SMALL_BATCHES = ["-p", "batch_size=8"]
+
+
+def deepclust_command(*args: object) -> subprocess.CompletedProcess:
+    assert DEEPCLUST.exists(), f"the console script is not installed beside {sys.executable}"
+    return subprocess.run([str(DEEPCLUST), *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def read_labels(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ------------------------------------------------------------------------ data
+@pytest.fixture(scope="module")
+def table(tmp_path_factory, blobs) -> tuple[Path, np.ndarray]:
+    """Four blobs as a CSV with an id column and a categorical column."""
+    X, y = blobs
+    frame = pd.DataFrame(X[:, :8], columns=[f"x{i}" for i in range(8)])
+    frame.insert(0, "name", [f"customer-{i:03d}" for i in range(len(frame))])
+    frame["segment"] = np.array(["a", "b", "c", "d"])[y]
+    path = tmp_path_factory.mktemp("table") / "customers.csv"
+    frame.to_csv(path, index=False)
+    return path, y
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory) -> Path:
+    """Two classes of 16x16 grey images (one sub-folder each): bright top half, or bright bottom half."""
+    root = tmp_path_factory.mktemp("images") / "photos"
+    rng = np.random.default_rng(0)
+    for name, half in (("top", slice(0, 8)), ("bottom", slice(8, 16))):
+        (root / name).mkdir(parents=True)
+        for i in range(20):
+            pixels = rng.uniform(0, 60, (16, 16))
+            pixels[half] += 180
+            Image.fromarray(pixels.astype(np.uint8)).save(root / name / f"{name}-{i:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """Sixty short documents about football or cooking, alternating."""
+    rng = np.random.default_rng(0)
+    topics = [
+        "goal match team league striker keeper penalty coach season club fans score referee stadium cup".split(),
+        "oven bake garlic basil sauce recipe flour butter sugar roast simmer pepper salt onion soup".split(),
+    ]
+    common = "today people said really new good time".split()
+    docs = [" ".join(rng.permutation([*rng.choice(topics[i % 2], 7), *rng.choice(common, 3)])) for i in range(60)]
+    path = tmp_path_factory.mktemp("text") / "posts.txt"
+    path.write_text("\n".join(docs) + "\n")
+    return path, np.arange(60) % 2
+
+
+@pytest.fixture(scope="module")
+def saved_run(table, tmp_path_factory) -> Path:
+    """A run folder written by the library (in this process, to keep the tests quick)."""
+    from deepclust.runs import fit_run
+
+    path, _ = table
+    loaded = deepclust.load(path, id_column="name")
+    run = tmp_path_factory.mktemp("saved") / "run"
+    fit_run(loaded, run, method="aekmeans", n_clusters=4, epochs=5, params={"hidden_dims": [16]}, verbose=False, source=str(path), report=False)
+    return run
+
+
+# ------------------------------------------------------------------ end to end
+def check_run_folder(run: Path, n_rows: int, modality: str) -> tuple[list[dict[str, str]], dict]:
+    assert {p.name for p in run.iterdir()} == RUN_FILES
+    labels = read_labels(run / "labels.csv")
+    assert list(labels[0]) == ["id", "cluster", "confidence", "outlier"] and len(labels) == n_rows
+    assert all(0 <= float(r["confidence"]) <= 1 and r["outlier"] in ("0", "1") for r in labels)
+    assert np.load(run / "embedding.npy").shape[0] == n_rows
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["modality"] == modality and metrics["n_samples"] == n_rows
+    assert set(metrics["internal"]) == {"silhouette", "calinski_harabasz", "davies_bouldin"}
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["deepclust_version"] == deepclust.__version__ and config["metadata"]["modality"] == modality
+    assert not list(run.rglob("*.pkl")) and not list(run.rglob("*.pt"))
+    html = (run / "report.html").read_text()
+    assert 'id="plot-map"' in html and 'id="cluster-table"' in html
+    return labels, metrics
+
+
+def reloaded_predictions(run: Path, data: Path, **options) -> np.ndarray:
+    """Predictions of the model reloaded from the run folder on the data read again."""
+    loaded = deepclust.load(data, **options)
+    return deepclust.load_model(run / "model").predict(loaded.data)
+
+
+def test_fit_on_csv_writes_the_run_and_predict_reloads_it_identically(table, tmp_path):
+    path, y = table
+    run = tmp_path / "run"
+    done = deepclust_command("fit", path, "--out", run, "--id-column", "name", "-k", "4", "-p", "batch_size=32", *FAST)
+    assert done.returncode == 0, done.stderr
+    assert f"report: {run / 'report.html'}" in done.stdout
+    labels, metrics = check_run_folder(run, len(y), "tabular")
+    assert [r["id"] for r in labels[:2]] == ["customer-000", "customer-001"]
+    clusters = np.array([int(r["cluster"]) for r in labels])
+    assert cluster_accuracy(y, clusters) > 0.9 and metrics["n_clusters"] == 4
+
+    np.testing.assert_array_equal(reloaded_predictions(run, path, id_column="name"), clusters)
+    predicted = tmp_path / "new.csv"
+    done = deepclust_command("predict", run, path, "--id-column", "name", "--out", predicted)
+    assert done.returncode == 0, done.stderr
+    assert read_labels(predicted) == labels  # same ids, clusters, confidences and outlier flags
+
+
+
+def test_evaluate_adds_external_scores_matched_by_id(table, saved_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    _, y = table
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    truth = tmp_path / "truth.csv"
+    rows = [f"customer-{i:03d},{c}\n" for i, c in enumerate(y)]
+    truth.write_text("name,segment\n" + "".join(reversed(rows)))  # another order: matched by id
+    monkeypatch.setattr(sys, "argv", ["deepclust", "evaluate", str(run), "--labels", str(truth)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("acc ")
+    external = json.loads((run / "metrics.json").read_text())["external"]
+    assert external["acc"] > 0.9 and set(external) == {"acc", "nmi", "ari", "purity"}
+
+
+def test_fit_on_an_image_folder_clusters_by_content_and_reloads(image_folder, tmp_path):
+    run = tmp_path / "run"
+    done = deepclust_command("fit", image_folder, "--out", run, "--method", "aekmeans", "-k", "2", *SMALL_BATCHES, *FAST)
+    assert done.returncode == 0, done.stderr
+    labels, metrics = check_run_folder(run, 40, "images")
+    assert labels[0]["id"] == str(Path("bottom") / "bottom-00.png")
+    assert metrics["external"]["acc"] == 1.0  # the sub-folders are the classes
+    assert 'src="data:image/png;base64,' in (run / "report.html").read_text()
+    clusters = np.array([int(r["cluster"]) for r in labels])
+    np.testing.assert_array_equal(reloaded_predictions(run, image_folder), clusters)
+
+
+def test_fit_on_a_text_file_finds_the_topics_and_reloads(text_file, tmp_path):
+    path, topic = text_file
+    run = tmp_path / "run"
+    done = deepclust_command("fit", path, "--out", run, "--method", "aekmeans", "-k", "2", "-d", "method=tfidf", *SMALL_BATCHES, *FAST)
+    assert done.returncode == 0, done.stderr
+    labels, _ = check_run_folder(run, 60, "text")
+    clusters = np.array([int(r["cluster"]) for r in labels])
+    assert cluster_accuracy(topic, clusters) >= 0.8
+    html = (run / "report.html").read_text()
+    assert "goal" in html and "oven" in html  # topic words among the clusters' top terms
+    np.testing.assert_array_equal(reloaded_predictions(run, path, method="tfidf"), clusters)
+
+
+def test_report_command_writes_the_report_from_the_run_folder_and_its_data(saved_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    assert not (run / "report.html").exists()
+    monkeypatch.setattr(sys, "argv", ["deepclust", "report", str(run), "--map", "pca"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0 and capsys.readouterr().out == f"report: {run / 'report.html'}\n"
+    html = (run / "report.html").read_text()
+    assert 'id="plot-profile"' in html and "x0" in html  # the table was read again for the cluster profiles
+
+
+def test_demo_prints_scores_and_where_the_report_is(tmp_path):
+    done = deepclust_command("demo", "--method", "aekmeans", "--epochs", "10", "--map", "pca", "--quiet", "--out", tmp_path / "demo")
+    assert done.returncode == 0, done.stderr
+    first, report = done.stdout.strip().splitlines()
+    assert first.startswith("AEKMeans on digits (seed 0): acc ")
+    assert float(first.split("acc ")[1].split(",")[0]) > 0.6
+    assert report == f"report: {tmp_path / 'demo' / 'report.html'}" and (tmp_path / "demo" / "report.html").is_file()
+
+
+def test_methods_lists_every_registered_method():
+    done = deepclust_command("methods")
+    assert done.returncode == 0
+    listed = {line.split()[0] for line in done.stdout.splitlines()}
+    assert listed == set(deepclust.METHODS)
+
+
+# ------------------------------------------------------------------- bad input
+def run_main(monkeypatch, capsys, *args: object) -> tuple[int, str]:
+    """``deepclust ARGS`` in this process: (exit code, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def tamper_weights(run: Path) -> None:
+    weights = run / "model" / "weights.safetensors"
+    content = bytearray(weights.read_bytes())
+    content[-1] ^= 0xFF
+    weights.write_bytes(bytes(content))
+
+
+def unknown_class(run: Path) -> None:
+    config = run / "model" / "config.json"
+    config.write_text(config.read_text().replace('"class": "AEKMeans"', '"class": "os.system"'))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "{tmp}/missing.csv", "--out", "{tmp}/run"], "missing.csv does not exist"),
+        (["fit", "{csv}", "--out", "{tmp}/run", "--method", "kmeans++"], "unknown method 'kmeans++'; available: "),
+        (["fit", "{csv}", "--out", "{tmp}/run", "--clusters", "0"], "--clusters must be a positive integer or 'auto', got '0'"),
+        (["fit", "{csv}", "--out", "{tmp}/a-file/run", "-k", "2"], "cannot write to output folder"),
+        (["fit", "{csv}", "--out", "{tmp}/run", "-p", "depth=3"], "has no parameter 'depth'"),
+        (["fit", "{csv}"], "Missing option '--out'"),
+        (["predict", "{tmp}/nothing", "{csv}", "--out", "{tmp}/p.csv"], "model folder"),
+        (["evaluate", "{tmp}", "--labels", "{csv}"], "not found; is"),
+        (["fit", "{csv}", "--out", "{run}", "-k", "2"], "is not empty; choose another, or pass --overwrite"),
+    ],
+    ids=["missing-file", "unknown-method", "zero-clusters", "unwritable-out", "unknown-param", "no-out", "no-model", "not-a-run", "non-empty-out"],
+)
+def test_bad_input_ends_with_exit_code_2_and_one_line(args, message, table, saved_run, tmp_path, monkeypatch, capsys):
+    (tmp_path / "a-file").write_text("a file, not a folder")
+    args = [a.format(tmp=tmp_path, csv=table[0], run=saved_run) for a in args]
+    code, err = run_main(monkeypatch, capsys, *args)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    assert message in err
+
+
+@pytest.mark.parametrize(("tamper", "message"), [(tamper_weights, "was changed after the model was saved"), (unknown_class, "not one deepclust saves")])
+def test_tampered_model_folder_is_refused(tamper, message, saved_run, table, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    tamper(run)
+    code, err = run_main(monkeypatch, capsys, "predict", run, table[0], "--id-column", "name", "--out", tmp_path / "p.csv")
+    assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_unexpected_failure_exits_1_with_a_traceback(table, tmp_path, monkeypatch, capsys):
+    import deepclust.runs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(deepclust.runs, "fit_run", broken)
+    code, err = run_main(monkeypatch, capsys, "fit", table[0], "--out", tmp_path / "run", "-k", "2")
+    assert code == 1 and "Traceback" in err and "RuntimeError: a bug" in err

@@ -1,0 +1,69 @@
+"""N2D and VaDE: quality on real data, probabilities, any number of clusters, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from deepclust import N2D, VaDE, InputError
+from deepclust.metrics import cluster_accuracy
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """UMAP and torch on one thread: faster than two contending ones on a 2-core CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_n2d_clusters_digits_well_on_a_reduced_budget(digits):
+    X, y = digits
+    model = N2D(n_clusters=10, pretrain_epochs=15, random_state=0, device="cpu").fit(X)
+    # AE + k-means reaches about 0.75 with this budget; the manifold step must add to it.
+    assert cluster_accuracy(y, model.labels_) >= 0.8
+    assert model.manifold_.shape == (len(X), 10)
+    proba = model.predict_proba(X[:50])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(proba.argmax(axis=1), model.labels_[:50])
+
+
+def test_n2d_places_new_rows_near_their_training_neighbours(digits):
+    X, y = digits
+    train, test = np.arange(len(X)) % 5 != 0, np.arange(len(X)) % 5 == 0
+    model = N2D(n_clusters=10, pretrain_epochs=15, random_state=0, device="cpu").fit(X[train])
+    # Held-out rows are scored against the clusters that the training rows of their class fell in.
+    assert cluster_accuracy(y[test], model.predict(X[test])) >= 0.75
+
+
+@pytest.mark.parametrize("n_clusters", [4, 12])
+def test_n2d_works_for_any_number_of_clusters(n_clusters):
+    """ClustPy's N2D crashes for k >= 4 (Barnes-Hut t-SNE); UMAP takes any number of components."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=600, n_features=16, centers=n_clusters, random_state=1)
+    model = N2D(n_clusters=n_clusters, hidden_dims=(64,), pretrain_epochs=10, random_state=0, device="cpu")
+    labels = model.fit_predict(X.astype(np.float32))
+    assert model.manifold_.shape[1] == n_clusters
+    assert cluster_accuracy(y, labels) >= 0.95
+
+
+def test_vade_improves_on_its_mixture_initialisation(digits):
+    X, y = digits
+    model = VaDE(n_clusters=10, pretrain_epochs=15, cluster_epochs=15, random_state=0, device="cpu").fit(X)
+    assert cluster_accuracy(y, model.labels_) >= 0.75
+    losses = model.history_["clustering"].losses
+    assert losses[-1] < losses[0]  # the negative ELBO went down
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(proba.argmax(axis=1), model.labels_)
+    weights = torch.softmax(model.prior_.weight_logits.detach(), dim=0)
+    assert torch.all(weights > 0.02)  # no component starved to nothing
+
+
+def test_n2d_rejects_a_bad_mixture_type(blobs):
+    X, _ = blobs
+    with pytest.raises(InputError, match="gmm_covariance"):
+        N2D(n_clusters=4, gmm_covariance="round").fit(X)
