@@ -119,10 +119,13 @@ def render(results: dict) -> str:
 
     embed = results["sentence_seconds"]
     lines = [
-        f"Command: `python bench/text.py --alternatives`. Machine: {results['machine']}. Code: {results['commit']}.",
+        f"Command: `python bench/text.py --alternatives{' --end-to-end' if 'end_to_end' in results else ''}`. "
+        f"Machine: {results['machine']}. Code: {results['commit']}.",
         "20,000 titles from 20 tags (`shared/datasets/stackoverflow`), `n_clusters=20`; mean ± standard deviation over the seeds;",
         f"seconds are wall time per seed, the default's including the sentence embedding ({embed:.0f} s on this machine, computed once",
         "and cached in bench/results/). Published for comparison: TF-IDF + k-means ACC 0.20, STC2 0.51, SCCL 0.755 (NMI 0.713).",
+        f"The machine's 1-minute load average at the end was {results['load_average']:.1f} on 2 cores: other jobs shared the CPU",
+        "and the times here are inflated accordingly.",
         "",
         "| pipeline | seeds | ACC | NMI | ARI | seconds |",
         "|---|---|---|---|---|---|",
@@ -173,6 +176,7 @@ def main() -> None:
         print(f"end to end: {seconds:.0f}s, identical labels: {results['end_to_end']['identical']}")
     elif "end_to_end" in previous:
         results["end_to_end"] = previous["end_to_end"]
+    results["load_average"] = os.getloadavg()[0]
     write_json(results_file, results)
     update_section("Text (StackOverflow)", render(results))
     print(f"wrote {results_file} and docs/benchmarks.md")

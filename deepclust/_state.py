@@ -4,9 +4,10 @@ An estimator's learned attributes (names ending in ``_``) are encoded value by v
 plain JSON values stay as they are; arrays go to the ``arrays`` dict under a dotted key
 (the attribute's name, then the path inside it); torch modules go there as their
 ``state_dict``; a few known objects (``TrainingLog``, ``torch.device``, nested estimators
-that implement the state protocol) are tagged with ``"__kind__"``. Decoding never creates
-an object from a name found in the data: modules are rebuilt by the owner from its own
-parameters, and nested estimators only from classes the owner lists. Nothing here runs
+that implement the state protocol, a short list of scikit-learn estimators whose fitted state
+is plain data, such as ``GaussianMixture``) are tagged with ``"__kind__"``. Decoding never
+creates an object from a name found in the data alone: modules are rebuilt by the owner from
+its own parameters, nested estimators only from classes the owner or this module lists. Nothing here runs
 code from a file, so a tampered file can at worst fail to load.
 """
 
@@ -25,6 +26,17 @@ from deepclust.train import TrainingLog
 
 KIND = "__kind__"
 _ATTRIBUTE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*_$")
+_SKLEARN_ATTRIBUTE = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")
+
+
+def _sklearn_classes() -> dict[str, type]:
+    """scikit-learn estimators whose fitted state is plain data (arrays, numbers, strings), saved attribute by attribute."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.decomposition import PCA, TruncatedSVD
+    from sklearn.mixture import GaussianMixture
+    from sklearn.preprocessing import StandardScaler
+
+    return {cls.__name__: cls for cls in (GaussianMixture, KMeans, MiniBatchKMeans, PCA, StandardScaler, TruncatedSVD)}
 
 
 class _ModuleSlot:
@@ -78,6 +90,10 @@ def encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
         meta, sub_arrays = value._get_state()
         arrays.update({f"{key}.{name}": array for name, array in sub_arrays.items()})
         return {KIND: "estimator", "class": type(value).__name__, "params": encode_params(value), "state": meta, "key": key}
+    if _sklearn_classes().get(type(value).__name__) is type(value):
+        params = encode_params(value)
+        fitted = {name: encode(v, f"{key}.{name}", arrays) for name, v in vars(value).items() if name not in params}
+        return {KIND: "sklearn", "class": type(value).__name__, "params": params, "attributes": fitted}
     raise TypeError(f"cannot save {key}: values of type {type(value).__name__} have no file format")
 
 
@@ -122,6 +138,16 @@ def decode(value: Any, arrays: Mapping[str, np.ndarray], classes: Iterable[type]
             estimator = allowed[value["class"]](**decode_params(value["params"]))
             prefix = value["key"] + "."
             estimator._set_state(value["state"], {k[len(prefix) :]: a for k, a in arrays.items() if k.startswith(prefix)})
+            return estimator
+        if kind == "sklearn":
+            allowed = _sklearn_classes()
+            if value["class"] not in allowed:
+                raise InputError(f"saved state holds a scikit-learn {value['class']!r}, which is not one of {sorted(allowed)}")
+            estimator = allowed[value["class"]](**decode_params(value["params"]))
+            for name, attribute in value["attributes"].items():
+                if not _SKLEARN_ATTRIBUTE.match(name):
+                    raise InputError(f"saved {value['class']} names {name!r}, which is not an attribute name")
+                setattr(estimator, name, decode(attribute, arrays, classes))
             return estimator
     except KeyError as err:
         raise InputError(f"saved state is incomplete: {kind or 'entry'} is missing {err}") from err

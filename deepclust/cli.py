@@ -14,13 +14,14 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.exceptions import TyperException
 
+from deepclust.embed.loading import MODALITIES
 from deepclust.errors import InputError
 
 app = typer.Typer(
@@ -31,14 +32,10 @@ app = typer.Typer(
 )
 
 
-class Modality(str, Enum):
-    tabular = "tabular"
-    images = "images"
-    text = "text"
-    series = "series"
+Modality = StrEnum("Modality", {name: name for name in MODALITIES})
 
 
-class MapMethod(str, Enum):
+class MapMethod(StrEnum):
     umap = "umap"
     tsne = "tsne"
     pca = "pca"

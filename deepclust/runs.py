@@ -379,8 +379,8 @@ def write_labels_csv(path: str | os.PathLike, ids: np.ndarray, labels: np.ndarra
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["id", "cluster", "confidence", "outlier"])
-    for row in zip(np.asarray(ids).tolist(), np.asarray(labels).tolist(), np.round(np.asarray(confidence, dtype=np.float64), 4).tolist(), np.asarray(outlier, int).tolist()):
-        writer.writerow(row)
+    confidence = np.round(np.asarray(confidence, dtype=np.float64), 4)
+    writer.writerows(zip(np.asarray(ids).tolist(), np.asarray(labels).tolist(), confidence.tolist(), np.asarray(outlier, int).tolist()))
     return write_atomic(path, buffer.getvalue())
 
 

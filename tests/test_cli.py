@@ -1,11 +1,13 @@
-"""The ``deepclust`` command: end-to-end runs of the installed script, and one-line errors for bad input."""
+"""The ``deepclust`` command: end-to-end runs of the installed script, the other commands in-process, one-line errors."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,15 @@ def deepclust_command(*args: object) -> subprocess.CompletedProcess:
 def read_labels(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def run_main(monkeypatch, capsys, *args: object) -> tuple[int, str, str]:
+    """``deepclust ARGS`` in this process (what the script runs, without starting Python): (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
 
 
 # ------------------------------------------------------------------------ data
@@ -112,10 +123,10 @@ def reloaded_predictions(run: Path, data: Path, **options) -> np.ndarray:
     return deepclust.load_model(run / "model").predict(loaded.data)
 
 
-def test_fit_on_csv_writes_the_run_and_predict_reloads_it_identically(table, tmp_path):
+def test_fit_on_csv_writes_the_run_and_predict_reloads_it_identically(table, tmp_path, monkeypatch, capsys):
     path, y = table
     run = tmp_path / "run"
-    done = deepclust_command("fit", path, "--out", run, "--id-column", "name", "-k", "4", "-p", "batch_size=32", *FAST)
+    done = deepclust_command("fit", path, "--out", run, "--id-column", "name", "-k", "4", "-p", "batch_size=64", *FAST)
     assert done.returncode == 0, done.stderr
     assert f"report: {run / 'report.html'}" in done.stdout
     labels, metrics = check_run_folder(run, len(y), "tabular")
@@ -125,8 +136,8 @@ def test_fit_on_csv_writes_the_run_and_predict_reloads_it_identically(table, tmp
 
     np.testing.assert_array_equal(reloaded_predictions(run, path, id_column="name"), clusters)
     predicted = tmp_path / "new.csv"
-    done = deepclust_command("predict", run, path, "--id-column", "name", "--out", predicted)
-    assert done.returncode == 0, done.stderr
+    code, out, err = run_main(monkeypatch, capsys, "predict", run, path, "--id-column", "name", "--out", predicted)
+    assert code == 0 and out == f"{len(y)} rows assigned to clusters; written to {predicted}\n", err
     assert read_labels(predicted) == labels  # same ids, clusters, confidences and outlier flags
 
 
@@ -140,11 +151,9 @@ def test_evaluate_adds_external_scores_matched_by_id(table, saved_run, tmp_path,
     truth = tmp_path / "truth.csv"
     rows = [f"customer-{i:03d},{c}\n" for i, c in enumerate(y)]
     truth.write_text("name,segment\n" + "".join(reversed(rows)))  # another order: matched by id
-    monkeypatch.setattr(sys, "argv", ["deepclust", "evaluate", str(run), "--labels", str(truth)])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    assert exit_info.value.code == 0
-    assert capsys.readouterr().out.startswith("acc ")
+    code, out, err = run_main(monkeypatch, capsys, "evaluate", run, "--labels", truth)
+    assert code == 0, err
+    assert out.startswith("acc ")
     external = json.loads((run / "metrics.json").read_text())["external"]
     assert external["acc"] > 0.9 and set(external) == {"acc", "nmi", "ari", "purity"}
 
@@ -174,45 +183,73 @@ def test_fit_on_a_text_file_finds_the_topics_and_reloads(text_file, tmp_path):
     np.testing.assert_array_equal(reloaded_predictions(run, path, method="tfidf"), clusters)
 
 
+def test_overwrite_replaces_an_earlier_run(table, saved_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    (run / "labels.csv").write_text("stale")
+    code, _, err = run_main(
+        monkeypatch, capsys, "fit", table[0], "--out", run, "--id-column", "name", "-k", "3", "--method", "dcn", "--epochs", "2",
+        "-p", "hidden_dims=[8]", "--map", "pca", "--overwrite",
+    )
+    assert code == 0, err
+    assert len(read_labels(run / "labels.csv")) == len(table[1])
+    assert json.loads((run / "metrics.json").read_text())["n_clusters"] == 3
+    # stderr is not a terminal here: one progress line per phase instead of a bar
+    assert re.search(r"^deepclust: pretraining: 2 epochs, loss [0-9.]+, [0-9.]+ s$", err, re.M)
+    assert re.search(r"^deepclust: clustering: 2 epochs, loss [0-9.]+, [0-9.]+ s$", err, re.M)
+    assert "\r" not in err and "it/s" not in err and "epoch/s" not in err
+
+
+def test_progress_bar_on_a_terminal_shows_epoch_loss_and_time_left(monkeypatch, capsys):
+    import torch
+
+    from deepclust import train
+
+    monkeypatch.setattr(train, "progress_bar_visible", lambda: True)
+    weight = torch.nn.Parameter(torch.ones(3))
+
+    def slow_loss(indices: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.05)  # slow enough for the bar to redraw between epochs
+        return (weight**2).sum()
+
+    train.train([weight], slow_loss, 64, epochs=3, batch_size=16, lr=0.1, generator=torch.Generator(), verbose=True)
+    bar = capsys.readouterr().err
+    assert re.search(r"training: +\d+%.*[12]/3 \[\d\d:\d\d<\d\d:\d\d, .*loss=[0-9.]+\]", bar)  # epoch, elapsed<left, loss
+    train.train([weight], slow_loss, 64, epochs=1, batch_size=16, lr=0.1, generator=torch.Generator(), verbose=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_report_command_writes_the_report_from_the_run_folder_and_its_data(saved_run, tmp_path, monkeypatch, capsys):
     import shutil
 
     run = tmp_path / "run"
     shutil.copytree(saved_run, run)
     assert not (run / "report.html").exists()
-    monkeypatch.setattr(sys, "argv", ["deepclust", "report", str(run), "--map", "pca"])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    assert exit_info.value.code == 0 and capsys.readouterr().out == f"report: {run / 'report.html'}\n"
+    code, out, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 0 and out == f"report: {run / 'report.html'}\n", err
     html = (run / "report.html").read_text()
     assert 'id="plot-profile"' in html and "x0" in html  # the table was read again for the cluster profiles
 
 
-def test_demo_prints_scores_and_where_the_report_is(tmp_path):
-    done = deepclust_command("demo", "--method", "aekmeans", "--epochs", "10", "--map", "pca", "--quiet", "--out", tmp_path / "demo")
-    assert done.returncode == 0, done.stderr
-    first, report = done.stdout.strip().splitlines()
+def test_demo_prints_scores_and_where_the_report_is(tmp_path, monkeypatch, capsys):
+    # The default demo (IDEC, 50 + 50 epochs, UMAP) is timed by bench/demo_time.py; here a short one.
+    code, out, err = run_main(monkeypatch, capsys, "demo", "--method", "aekmeans", "--epochs", "3", "--map", "pca", "--quiet", "--out", tmp_path / "demo")
+    assert code == 0 and err == ""  # --quiet: no progress at all
+    first, report = out.strip().splitlines()
     assert first.startswith("AEKMeans on digits (seed 0): acc ")
-    assert float(first.split("acc ")[1].split(",")[0]) > 0.6
+    assert float(first.split("acc ")[1].split(",")[0]) > 0.3  # 10 classes: chance is about 0.1
     assert report == f"report: {tmp_path / 'demo' / 'report.html'}" and (tmp_path / "demo" / "report.html").is_file()
 
 
-def test_methods_lists_every_registered_method():
-    done = deepclust_command("methods")
-    assert done.returncode == 0
-    listed = {line.split()[0] for line in done.stdout.splitlines()}
-    assert listed == set(deepclust.METHODS)
+def test_methods_lists_every_registered_method(monkeypatch, capsys):
+    code, out, _ = run_main(monkeypatch, capsys, "methods")
+    assert code == 0
+    assert {line.split()[0] for line in out.splitlines()} == set(deepclust.METHODS)
 
 
 # ------------------------------------------------------------------- bad input
-def run_main(monkeypatch, capsys, *args: object) -> tuple[int, str]:
-    """``deepclust ARGS`` in this process: (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    return exit_info.value.code, capsys.readouterr().err
-
-
 def tamper_weights(run: Path) -> None:
     weights = run / "model" / "weights.safetensors"
     content = bytearray(weights.read_bytes())
@@ -243,7 +280,7 @@ def unknown_class(run: Path) -> None:
 def test_bad_input_ends_with_exit_code_2_and_one_line(args, message, table, saved_run, tmp_path, monkeypatch, capsys):
     (tmp_path / "a-file").write_text("a file, not a folder")
     args = [a.format(tmp=tmp_path, csv=table[0], run=saved_run) for a in args]
-    code, err = run_main(monkeypatch, capsys, *args)
+    code, _, err = run_main(monkeypatch, capsys, *args)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     assert message in err
@@ -256,7 +293,7 @@ def test_tampered_model_folder_is_refused(tamper, message, saved_run, table, tmp
     run = tmp_path / "run"
     shutil.copytree(saved_run, run)
     tamper(run)
-    code, err = run_main(monkeypatch, capsys, "predict", run, table[0], "--id-column", "name", "--out", tmp_path / "p.csv")
+    code, _, err = run_main(monkeypatch, capsys, "predict", run, table[0], "--id-column", "name", "--out", tmp_path / "p.csv")
     assert code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
     assert not (tmp_path / "p.csv").exists()
 
@@ -268,5 +305,5 @@ def test_unexpected_failure_exits_1_with_a_traceback(table, tmp_path, monkeypatc
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(deepclust.runs, "fit_run", broken)
-    code, err = run_main(monkeypatch, capsys, "fit", table[0], "--out", tmp_path / "run", "-k", "2")
+    code, _, err = run_main(monkeypatch, capsys, "fit", table[0], "--out", tmp_path / "run", "-k", "2")
     assert code == 1 and "Traceback" in err and "RuntimeError: a bug" in err

@@ -123,10 +123,11 @@ def test_folder_without_images_names_the_folder_and_what_it_holds(tmp_path):
 def test_cluster_images_from_png_folder_recovers_digits(mnist_folder, one_thread):
     folder, _, _ = mnist_folder
     paths, y, _ = read_image_folder(folder)
-    labels = deepclust.cluster_images(folder, n_clusters=10, method="aekmeans", random_state=0)
+    # Small batches: enough optimiser steps on 300 images in 20 epochs (the default 256 x 50 gives 0.51, 4x slower).
+    labels = deepclust.cluster_images(folder, n_clusters=10, method="aekmeans", pretrain_epochs=20, batch_size=32, random_state=0)
     assert labels.shape == (N_IMAGES,) and set(labels) <= set(range(10))
-    # Measured 0.51 (seed 0; 300 images, conv autoencoder, 50 epochs); chance is about 0.12.
-    assert cluster_accuracy(y, labels) >= 0.42
+    # Measured 0.63 with seeds 0 and 1 (conv autoencoder + k-means); chance is about 0.12.
+    assert cluster_accuracy(y, labels) >= 0.5
 
 
 # ------------------------------------------------------------------ ResNet-18 and saved state

@@ -165,3 +165,13 @@ def test_save_refuses_unfitted_and_unknown_estimators(tmp_path):
         save(KMeans(2).fit(np.random.default_rng(0).normal(size=(20, 2))), tmp_path)
     with pytest.raises(InputError, match="not found"):
         load_model(tmp_path / "nothing-here")
+
+
+@pytest.mark.parametrize("backend", ["faiss", "sklearn"])
+def test_kmeans_round_trips(backend, blobs, tmp_path):
+    if backend == "faiss":
+        pytest.importorskip("faiss")
+    X, _ = blobs
+    model = deepclust.KMeans(4, backend=backend, random_state=0).fit(X)
+    save(model, tmp_path)
+    assert_same_model(model, load_model(tmp_path), X + 0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from deepclust import AEKMeans, InputError, KMeans
 from deepclust.metrics import cluster_accuracy
-from deepclust.scale import data_parallel, fit_sample, predict_chunks, predict_file, transform_file
+from deepclust.scale import fit_distributed, fit_sample, predict_chunks, predict_file, transform_file
 from deepclust.train import rows_tensor
 
 SMALL_AE = dict(hidden_dims=(32,), embedding_dim=4, pretrain_epochs=3, batch_size=64, device="cpu")
@@ -103,6 +104,8 @@ def test_bad_files_are_input_errors_and_leave_no_output(tmp_path, blobs):
     with pytest.raises(InputError, match="cannot stream .csv"):
         predict_file(model, tmp_path / "X.csv", tmp_path / "out.npy")
     assert not list(tmp_path.glob("*out*"))
+    with pytest.raises(InputError, match="deep clustering estimator"):
+        fit_distributed(model, X)
 
 
 def test_deep_fit_from_a_memory_map_keeps_data_on_disk_and_gives_the_same_model(blobs, tmp_path):
@@ -130,7 +133,8 @@ def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
     from deepclust.scale import init_distributed
 
     init_distributed()
-    model = data_parallel(AEKMeans)(4, random_state=0, **{**SMALL_AE, "batch_size": 50}).fit(X)
+    model = fit_distributed(AEKMeans(4, random_state=0, **{**SMALL_AE, "batch_size": 65}), X)
+    assert type(model) is AEKMeans
     np.save(f"{out}/losses{rank}.npy", model.history_["pretrain"].losses)
     np.save(f"{out}/labels{rank}.npy", model.labels_)
     torch.distributed.destroy_process_group()
@@ -138,9 +142,11 @@ def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
 
 def test_ddp_on_two_processes_follows_the_single_process_loss_curve(blobs, tmp_path):
     X, _ = blobs
-    torch.multiprocessing.spawn(_ddp_worker, args=(_free_port(), X, str(tmp_path)), nprocs=2, join=True)
-    single = AEKMeans(4, random_state=0, **{**SMALL_AE, "batch_size": 50}).fit(X)
-    # 400 rows in blocks of 50: each process trains on 25 rows of every block.
+    # Forked from a server that has imported deepclust once: the two workers start in a second, not two imports' time.
+    multiprocessing.set_forkserver_preload(["deepclust"])
+    torch.multiprocessing.start_processes(_ddp_worker, args=(_free_port(), X, str(tmp_path)), nprocs=2, start_method="forkserver")
+    single = AEKMeans(4, random_state=0, **{**SMALL_AE, "batch_size": 65}).fit(X)
+    # 400 rows in blocks of 65 (the last of 10): the processes train on 33 and 32 rows of a block.
     for rank in (0, 1):
         np.testing.assert_allclose(np.load(tmp_path / f"losses{rank}.npy"), single.history_["pretrain"].losses, rtol=1e-4)
         np.testing.assert_array_equal(np.load(tmp_path / f"labels{rank}.npy"), single.labels_)
@@ -160,6 +166,11 @@ def test_dask_assignment_on_two_workers_equals_in_memory(deep_model, blobs):
         frame = dd.from_pandas(pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])]), npartitions=3)
         series = predict_dask(deep_model, frame).compute()
         embedding = transform_dask(deep_model, da.from_array(X, chunks=(100, 20))).compute()
+        embedded_frame = transform_dask(deep_model, frame).compute()
     np.testing.assert_array_equal(labels, deep_model.labels_)
     np.testing.assert_array_equal(series.sort_index().to_numpy(), deep_model.labels_)
     np.testing.assert_allclose(embedding, deep_model.transform(X), rtol=1e-5, atol=1e-6)
+    assert list(embedded_frame.columns) == ["z0", "z1", "z2", "z3"]
+    np.testing.assert_allclose(embedded_frame.sort_index().to_numpy(), deep_model.transform(X), rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="2-D"):
+        predict_dask(deep_model, da.from_array(X[:, 0]))

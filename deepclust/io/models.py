@@ -41,12 +41,12 @@ CONFIG, STATE, WEIGHTS = "config.json", "state.json", "weights.safetensors"
 def saveable_classes() -> dict[str, type]:
     """The only classes a saved model may name: registered methods, heads, the student, front ends."""
     from deepclust import embed
-    from deepclust.cluster import Hierarchical
+    from deepclust.cluster import Hierarchical, KMeans
     from deepclust.distill import Student
     from deepclust.registry import METHODS
 
     classes = {info.cls.__name__: info.cls for info in METHODS.values()}
-    classes.update({cls.__name__: cls for cls in (Hierarchical, Student)})
+    classes.update({cls.__name__: cls for cls in (Hierarchical, KMeans, Student)})
     classes.update({cls.__name__: cls for cls in (embed.TabularEncoder, embed.ImageEncoder, embed.TextEncoder, embed.SeriesEncoder)})
     return classes
 

@@ -22,6 +22,7 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     except OSError as err:
         raise InputError(f"cannot write to {path.parent}: {err.strerror}") from err
     try:
+        os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; results are for sharing
         with os.fdopen(handle, "wb") as out:
             out.write(content.encode() if isinstance(content, str) else content)
             out.flush()

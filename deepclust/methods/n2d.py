@@ -131,7 +131,6 @@ class N2D(DeepClusterer):
                 n_neighbors=n_neighbors,
                 min_dist=self.umap_min_dist,
                 random_state=seed,
-                verbose=self.verbose,
             ).fit_transform(z)
         self.training_embedding_ = z
         self.manifold_ = manifold.astype(np.float32)

@@ -7,7 +7,7 @@
   workers (needs ``pip install 'deepclust[dask]'``; imported on its own, not from here).
 """
 
-from deepclust.scale.distributed import data_parallel, init_distributed
+from deepclust.scale.distributed import fit_distributed, init_distributed
 from deepclust.scale.streaming import fit_sample, predict_chunks, predict_file, transform_file
 
-__all__ = ["data_parallel", "fit_sample", "init_distributed", "predict_chunks", "predict_file", "transform_file"]
+__all__ = ["fit_distributed", "fit_sample", "init_distributed", "predict_chunks", "predict_file", "transform_file"]

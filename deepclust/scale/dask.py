@@ -22,6 +22,7 @@ try:
     import dask.dataframe as dd
 except ImportError as err:  # an optional dependency
     raise ImportError("deepclust.scale.dask needs Dask: pip install 'deepclust[dask]'") from err
+
 from deepclust.scale.streaming import predict_chunks
 
 

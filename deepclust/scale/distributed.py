@@ -1,7 +1,7 @@
 """Training on several processes or machines: the autoencoder's pretraining under DDP.
 
 Start one process per GPU (or a few per CPU machine) with torchrun; each runs the same
-script, which calls :func:`init_distributed` and fits ``data_parallel(Method)(...)``::
+script, which calls :func:`init_distributed` and then ``fit_distributed(model, X)``::
 
     torchrun --standalone --nproc_per_node=2 fit.py                    # one machine
     torchrun --nnodes=2 --node_rank=0 --nproc_per_node=4 \\
@@ -11,21 +11,24 @@ Every process reads the same data (a memory map shares one copy per machine), se
 and so draws the same shuffled index blocks of ``batch_size`` rows. Each process trains on
 its strided share of a block (``block[rank::world_size]``, DistributedSampler's split) and
 DistributedDataParallel averages the gradients, so a step equals a single-process step on
-the whole block: the loss curve is the single-process one. Only pretraining — most of the
-training time — is split; the clustering phase then runs on every process alike, and
-every process ends with the same model.
+the whole block: the loss curve is the single-process one (with ``noise > 0`` each process
+draws its own dropout masks, so it matches in distribution only). Only pretraining — most
+of the training time — is split; the clustering phase then runs on every process alike,
+and every process ends with the same model.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Any
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.train import TrainingLog
 
@@ -57,8 +60,8 @@ def rank_and_world_size() -> tuple[int, int]:
 class DataParallelPretraining:
     """Mixin for a :class:`DeepClusterer`: pretraining split across the process group.
 
-    Use :func:`data_parallel` to make the class; without a process group it trains as the
-    method itself does.
+    :func:`fit_distributed` puts it in front of a method's class; without a process group
+    it trains as the method itself does.
     """
 
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
@@ -83,14 +86,25 @@ class DataParallelPretraining:
         return log
 
 
-@cache
-def data_parallel(method: type[DeepClusterer]) -> type[DeepClusterer]:
-    """``method`` with its pretraining data-parallel under torch.distributed.
+def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
+    """Fit a deep clustering ``model`` on ``X`` with its pretraining split across the process group.
+
+    Call it in every process (after :func:`init_distributed`); each ends with the same fitted
+    ``model``, still an instance of its own class (so ``deepclust.save`` takes it). Without a
+    process group it is ``model.fit(X)``.
 
     >>> from deepclust import IDEC
-    >>> from deepclust.scale import data_parallel
-    >>> DistributedIDEC = data_parallel(IDEC)     # same parameters as IDEC
+    >>> from deepclust.scale import fit_distributed
+    >>> model = fit_distributed(IDEC(n_clusters=10, random_state=0), X)   # doctest: +SKIP
     """
-    if not (isinstance(method, type) and issubclass(method, DeepClusterer)):
-        raise TypeError(f"data_parallel takes a deep clustering class such as deepclust.IDEC, got {method!r}")
-    return type(f"DataParallel{method.__name__}", (DataParallelPretraining, method), {"__module__": __name__, "__doc__": method.__doc__})
+    if not isinstance(model, DeepClusterer):
+        raise InputError(f"fit_distributed takes a deep clustering estimator such as deepclust.IDEC(...), got {type(model).__name__}")
+    fitted = _data_parallel(type(model))(**model.get_params(deep=False)).fit(X)
+    model.__dict__.update(vars(fitted))
+    return model
+
+
+@cache
+def _data_parallel(method: type[DeepClusterer]) -> type[DeepClusterer]:
+    """``method`` with :class:`DataParallelPretraining` in front of it."""
+    return type(f"DataParallel{method.__name__}", (DataParallelPretraining, method), {"__module__": __name__})
