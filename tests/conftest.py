@@ -11,6 +11,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from deepclust.datasets import load_digits
 
@@ -27,3 +28,14 @@ def blobs() -> tuple[np.ndarray, np.ndarray]:
 
     X, y = make_blobs(n_samples=400, n_features=20, centers=4, cluster_std=1.0, random_state=0)
     return X.astype(np.float32), y
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small networks train many times faster on one thread than on two busy cores (and the same
+    on every machine: results do not depend on how many cores CI has). Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

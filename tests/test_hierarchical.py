@@ -6,7 +6,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from scipy.cluster.hierarchy import dendrogram, is_valid_linkage
 from sklearn.datasets import make_blobs
 
@@ -24,15 +23,6 @@ def spanning_blobs() -> tuple[np.ndarray, np.ndarray]:
     centring a row (correlation) leaves enough dimensions."""
     X, y = make_blobs(n_samples=400, n_features=5, centers=6, cluster_std=0.5, random_state=0)
     return X.astype(np.float32), y
-
-
-@pytest.fixture
-def one_torch_thread():
-    """A tiny network trains fastest on one thread, and a busy 2-core machine is not oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize(("linkage", "metric"), VALID_PAIRS)

@@ -34,15 +34,6 @@ def mnist_folder(tmp_path_factory):
     return folder, dict(zip(rows.tolist(), images)), y[rows]
 
 
-@pytest.fixture
-def one_thread():
-    """Training with one thread: on a shared 2-core machine oversubscribed threads are ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def write_rgb(path, size, colour):
     Image.new("RGB", size, colour).save(path)
 
@@ -88,7 +79,7 @@ def test_resize_and_colour_conversion_of_mixed_files_and_arrays(tmp_path):
     np.testing.assert_allclose(out, 0.587, atol=1e-3)  # luma of pure green, resized
 
 
-def test_corrupt_files_are_skipped_with_a_warning_and_labelled_minus_one(tmp_path, mnist_folder, one_thread):
+def test_corrupt_files_are_skipped_with_a_warning_and_labelled_minus_one(tmp_path, mnist_folder, one_torch_thread):
     _, digits, _ = mnist_folder
     for i, image in enumerate(list(digits.values())[:40]):
         Image.fromarray(image).save(tmp_path / f"{i:03d}.png")
@@ -120,7 +111,7 @@ def test_folder_without_images_names_the_folder_and_what_it_holds(tmp_path):
 
 
 # ------------------------------------------------------------------ clustering
-def test_cluster_images_from_png_folder_recovers_digits(mnist_folder, one_thread):
+def test_cluster_images_from_png_folder_recovers_digits(mnist_folder, one_torch_thread):
     folder, _, _ = mnist_folder
     paths, y, _ = read_image_folder(folder)
     # Small batches: enough optimiser steps on 300 images in 20 epochs (the default 256 x 50 gives 0.51, 4x slower).

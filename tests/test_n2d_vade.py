@@ -10,13 +10,7 @@ from deepclust import N2D, VaDE, InputError
 from deepclust.metrics import cluster_accuracy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """UMAP and torch on one thread: faster than two contending ones on a 2-core CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_n2d_clusters_digits_well_on_a_reduced_budget(digits):

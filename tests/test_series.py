@@ -36,13 +36,7 @@ def shapes(n_per: int = 50, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray
     return series, np.array(y)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run many times faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_rows(path, rows) -> None:

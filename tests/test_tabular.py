@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sklearn.datasets import make_blobs
 from sklearn.pipeline import Pipeline
 
@@ -19,13 +18,7 @@ from deepclust.metrics import adjusted_rand
 NUMERIC = ["age", "income", "visits", "ratio", "score", "spend"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small networks train many times faster on one thread than on two busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def mixed_table(n: int = 300, missing: float = 0.2, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
