@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 import deepclust
-from deepclust.datasets import load_mnist_test
+from deepclust.datasets import load_digits, load_mnist_test
 from deepclust.embed import ImageEncoder, cluster_images
 from deepclust.errors import InputError
 from deepclust.io.images import read_image_folder
@@ -21,13 +21,25 @@ from deepclust.nn.resnet import ResNet18Features
 N_IMAGES = 300
 
 
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """28x28 uint8 digits: the MNIST test set from shared/datasets, or where a checkout has no
+    shared folder, scikit-learn's 8x8 digits enlarged to 28x28 (so the tests run everywhere)."""
+    try:
+        X, y = load_mnist_test()
+        return (X.reshape(-1, 28, 28) * 255).round().astype(np.uint8), y
+    except InputError:
+        X, y = load_digits()
+        small = (X.reshape(-1, 8, 8) * 255).round().astype(np.uint8)
+        return np.stack([np.asarray(Image.fromarray(im).resize((28, 28), Image.BILINEAR)) for im in small]), y
+
+
 @pytest.fixture(scope="module")
 def mnist_folder(tmp_path_factory):
     """300 MNIST test digits as PNG files ``<class>/<row>.png``; returns (folder, uint8 digits, classes)."""
-    X, y = load_mnist_test()
-    rows = np.random.default_rng(0).choice(len(X), N_IMAGES, replace=False)
+    all_images, y = digit_images()
+    rows = np.random.default_rng(0).choice(len(all_images), N_IMAGES, replace=False)
     folder = tmp_path_factory.mktemp("mnist_png")
-    images = (X[rows].reshape(-1, 28, 28) * 255).round().astype(np.uint8)
+    images = all_images[rows]
     for row, image, label in zip(rows, images, y[rows]):
         (folder / str(label)).mkdir(exist_ok=True)
         Image.fromarray(image).save(folder / str(label) / f"{row:05d}.png")
