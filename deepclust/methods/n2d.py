@@ -46,6 +46,10 @@ class N2D(DeepClusterer):
         UMAP's ``min_dist``; 0 packs each cluster tightly, which is what clustering wants.
     gmm_covariance : {"full", "tied", "diag", "spherical"}
         Covariance type of the Gaussian mixture on the manifold.
+    gmm_n_init : int
+        Restarts of the mixture; the one with the highest likelihood is kept. One restart
+        sometimes splits a cluster and merges two others (USPS seed 0: ACC 0.82); the best of 5
+        found the better optimum there (0.964) and on MNIST-test seed 1 (0.806 -> 0.945).
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -70,6 +74,7 @@ class N2D(DeepClusterer):
         "umap_neighbors": (int, 2, None),
         "umap_min_dist": (float, 0.0, None),
         "gmm_covariance": ("choice", ("full", "tied", "diag", "spherical")),
+        "gmm_n_init": (int, 1, None),
     }
 
     def __init__(
@@ -88,6 +93,7 @@ class N2D(DeepClusterer):
         umap_neighbors: int = 20,
         umap_min_dist: float = 0.0,
         gmm_covariance: str = "full",
+        gmm_n_init: int = 5,
         batch_size: int = 256,
         lr: float = 1e-3,
         device: str = "auto",
@@ -114,6 +120,7 @@ class N2D(DeepClusterer):
         self.umap_neighbors = umap_neighbors
         self.umap_min_dist = umap_min_dist
         self.gmm_covariance = gmm_covariance
+        self.gmm_n_init = gmm_n_init
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         from umap import UMAP  # imported here: numba compilation makes the import slow
@@ -134,7 +141,9 @@ class N2D(DeepClusterer):
             ).fit_transform(z)
         self.training_embedding_ = z
         self.manifold_ = manifold.astype(np.float32)
-        self.gmm_ = GaussianMixture(self.n_clusters_, covariance_type=self.gmm_covariance, random_state=seed).fit(self.manifold_)
+        self.gmm_ = GaussianMixture(
+            self.n_clusters_, covariance_type=self.gmm_covariance, n_init=self.gmm_n_init, random_state=seed
+        ).fit(self.manifold_)
         labels = self.gmm_.predict(self.manifold_)
         # Centres live in the autoencoder's embedding, like every method's; an empty component
         # takes the training row nearest its mean on the manifold.
