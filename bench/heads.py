@@ -74,7 +74,8 @@ def distillation(seed: int) -> dict:
     }
 
 
-def mean(runs: dict, key: str) -> str:
+def summary(runs: dict, key: str) -> str:
+    """Mean ± std of a float over the seeds; other values (k, validity, commit) listed per seed."""
     values = [run[key] for run in runs.values()]
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if isinstance(values[0], float) else ",".join(map(str, values))
 
@@ -87,16 +88,16 @@ def render(results: dict) -> None:
         for dataset in DATASETS:
             runs = results["autok"].get(dataset)
             if runs:
-                lines.append(f"| {dataset} | {','.join(runs)} | {mean(runs, 'k')} | {mean(runs, 'acc')} | "
-                             f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {mean(runs, 'commit')} |")
+                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'acc')} | "
+                             f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {summary(runs, 'commit')} |")
         update_section("Choosing the number of clusters (`bench/heads.py`)", "\n".join(lines))
     if "ward" in results:
         runs = results["ward"]
         lines = [header, "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.", "",
                  "| input to ward | seeds | ACC | linkage matrix valid | commit |", "|---|---|---|---|---|",
-                 f"| N2D's UMAP manifold | {','.join(runs)} | {mean(runs, 'manifold_acc')} | {mean(runs, 'manifold_valid')} | {mean(runs, 'commit')} |",
-                 f"| N2D's autoencoder embedding | {','.join(runs)} | {mean(runs, 'embedding_acc')} | {mean(runs, 'embedding_valid')} | {mean(runs, 'commit')} |",
-                 f"| (N2D's own GMM labels) | {','.join(runs)} | {mean(runs, 'n2d_acc')} | | {mean(runs, 'commit')} |"]
+                 f"| N2D's UMAP manifold | {','.join(runs)} | {summary(runs, 'manifold_acc')} | {summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
+                 f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
+                 f"| (N2D's own GMM labels) | {','.join(runs)} | {summary(runs, 'n2d_acc')} | | {summary(runs, 'commit')} |"]
         update_section("Hierarchical clustering on a learned embedding (`bench/heads.py`)", "\n".join(lines))
     if "distill" in results:
         runs = results["distill"]
@@ -107,8 +108,8 @@ def render(results: dict) -> None:
                  "|---|---|---|---|---|---|---|---|"]
         student = np.mean([r["student_rows_per_s"] for r in runs.values()])
         teacher = np.mean([r["teacher_rows_per_s"] for r in runs.values()])
-        lines.append(f"| {','.join(runs)} | {mean(runs, 'teacher_acc')} | {mean(runs, 'student_acc')} | {mean(runs, 'agreement')} | "
-                     f"{student:,.0f} | {teacher:,.0f} | {student / teacher:.1f}x | {mean(runs, 'commit')} |")
+        lines.append(f"| {','.join(runs)} | {summary(runs, 'teacher_acc')} | {summary(runs, 'student_acc')} | {summary(runs, 'agreement')} | "
+                     f"{student:,.0f} | {teacher:,.0f} | {student / teacher:.1f}x | {summary(runs, 'commit')} |")
         update_section("Distillation (`bench/heads.py`)", "\n".join(lines))
 
 

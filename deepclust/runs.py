@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from deepclust.embed import outlier_fences
 from deepclust.errors import InputError
 from deepclust.io.models import load_model, read_config, save
-from deepclust.io.write import write_atomic, write_json
+from deepclust.io.write import write_atomic, write_json, write_labels
 from deepclust.metrics import external_scores, internal_scores
 from deepclust.objectives import soft_assignment
 from deepclust.registry import get_method
@@ -128,7 +128,7 @@ def fit_run(
 
     metrics["deepclust_version"] = __version__
 
-    write_labels_csv(out / LABELS, loaded.ids, labels, confidence, outlier)
+    write_labels(out / LABELS, loaded.ids, labels, confidence, outlier)
     _write_npy(out / EMBEDDING, embedding)
     write_json(out / METRICS, _json_safe(metrics))
     metadata = {"modality": loaded.modality, "source": source, "outlier_fences": _json_safe(fences.tolist()), "distance_scale": scale}
@@ -256,7 +256,7 @@ def predict_run(model_path: str | os.PathLike, loaded: Any, out_file: str | os.P
         fences = np.full(int(labels.max()) + 1, np.nan)
     outlier = _is_outlier(_distance_to_centre(estimator, embedding, labels), labels, fences)
     confidence = assignment_confidence(estimator, features, embedding, scale)
-    write_labels_csv(out_file, loaded.ids, labels, confidence, outlier)
+    write_labels(out_file, loaded.ids, labels, confidence, outlier)
     return labels
 
 
@@ -374,16 +374,6 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
 
 
 # ------------------------------------------------------------------ run files
-def write_labels_csv(path: str | os.PathLike, ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray, outlier: np.ndarray) -> Path:
-    """``id,cluster,confidence,outlier``, one line per row (confidence to 4 decimals, outlier 0/1)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "cluster", "confidence", "outlier"])
-    confidence = np.round(np.asarray(confidence, dtype=np.float64), 4)
-    writer.writerows(zip(np.asarray(ids).tolist(), np.asarray(labels).tolist(), confidence.tolist(), np.asarray(outlier, int).tolist()))
-    return write_atomic(path, buffer.getvalue())
-
-
 def read_labels_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(ids as str, clusters as int)`` of a run's ``labels.csv``."""
     table = _read_labels_table(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -38,7 +40,11 @@ def write_json(path: str | os.PathLike, data: Any) -> Path:
     return write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def write_labels(path: str | os.PathLike, labels: np.ndarray) -> Path:
-    """A CSV with one row per sample: ``row,cluster``."""
-    rows = "\n".join(f"{i},{label}" for i, label in enumerate(np.asarray(labels).tolist()))
-    return write_atomic(path, "row,cluster\n" + rows + "\n")
+def write_labels(path: str | os.PathLike, ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray, outlier: np.ndarray) -> Path:
+    """A run's ``labels.csv``: ``id,cluster,confidence,outlier``, one line per row (confidence to 4 decimals, outlier 0/1)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "cluster", "confidence", "outlier"])
+    confidence = np.round(np.asarray(confidence, dtype=np.float64), 4)
+    writer.writerows(zip(np.asarray(ids).tolist(), np.asarray(labels).tolist(), confidence.tolist(), np.asarray(outlier, int).tolist()))
+    return write_atomic(path, buffer.getvalue())
