@@ -18,6 +18,9 @@ import sklearn.datasets
 from deepclust.errors import InputError
 
 DATASETS = ("digits", "usps", "mnist_test")
+#: (height, width) of the image each flattened row holds: pass it as a method's ``input_shape``
+#: so that training can augment the images (see ``augment`` in :class:`deepclust.IDEC`).
+IMAGE_SHAPES = {"digits": (8, 8), "usps": (16, 16), "mnist_test": (28, 28)}
 ENV_VAR = "DEEPCLUST_DATA"
 
 _MNIST_IMAGES = "t10k-images-idx3-ubyte.gz"

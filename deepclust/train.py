@@ -92,6 +92,7 @@ def train(
     batch_size: int,
     lr: float,
     generator: torch.Generator,
+    autocast: str | None = None,
     before_step: Callable[[int], bool] | None = None,
     after_step: Callable[[torch.Tensor], None] | None = None,
     verbose: bool = False,
@@ -99,9 +100,11 @@ def train(
 ) -> TrainingLog:
     """Minimise ``batch_loss(indices)`` with Adam over shuffled index batches.
 
-    ``before_step(iteration)`` may return True to stop early (DEC's convergence test);
-    ``after_step(indices)`` runs after each optimiser step. With ``verbose``, a bar shows
-    epoch, loss and time left; without a terminal, one log line per phase says the same.
+    ``autocast`` names a device type ("cpu", "cuda") to compute the loss under bfloat16
+    autocast there; None keeps float32. ``before_step(iteration)`` may return True to stop
+    early (DEC's convergence test); ``after_step(indices)`` runs after each optimiser step.
+    With ``verbose``, a bar shows epoch, loss and time left; without a terminal, one log line
+    per phase says the same.
     """
     # The fused kernel is 1.46x faster end to end than the default on 2 CPU cores (IDEC on digits).
     optimizer = torch.optim.Adam(parameters, lr=lr, fused=True)
@@ -110,34 +113,62 @@ def train(
     start = time.perf_counter()
     show_bar = verbose and progress_bar_visible()
     bar = tqdm(range(epochs), desc=description, disable=not show_bar, leave=False, unit="epoch")
-    for _ in bar:
-        # Summed as a tensor so that a GPU is not synchronised on every step.
-        epoch_loss, epoch_samples, stop = torch.zeros(()), 0, False
-        for indices in index_batches(n_samples, batch_size, generator):
-            if before_step is not None and before_step(iteration):
-                stop = True
+    with flushed_denormals():
+        for _ in bar:
+            # Summed as a tensor so that a GPU is not synchronised on every step.
+            epoch_loss, epoch_samples, stop = torch.zeros(()), 0, False
+            for indices in index_batches(n_samples, batch_size, generator):
+                if before_step is not None and before_step(iteration):
+                    stop = True
+                    break
+                with torch.autocast(autocast or "cpu", dtype=torch.bfloat16, enabled=autocast is not None):
+                    loss = batch_loss(indices)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if after_step is not None:
+                    after_step(indices)
+                epoch_loss = epoch_loss + loss.detach() * len(indices)
+                epoch_samples += len(indices)
+                iteration += 1
+            if epoch_samples:
+                log.losses.append(epoch_loss.item() / epoch_samples)
+                log.samples += epoch_samples
+                bar.set_postfix(loss=f"{log.losses[-1]:.4g}")
+            if stop:
                 break
-            loss = batch_loss(indices)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if after_step is not None:
-                after_step(indices)
-            epoch_loss = epoch_loss + loss.detach() * len(indices)
-            epoch_samples += len(indices)
-            iteration += 1
-        if epoch_samples:
-            log.losses.append(epoch_loss.item() / epoch_samples)
-            log.samples += epoch_samples
-            bar.set_postfix(loss=f"{log.losses[-1]:.4g}")
-        if stop:
-            break
-    bar.close()
+        bar.close()
     log.seconds = time.perf_counter() - start
     if verbose and not show_bar:
         last = f", loss {log.losses[-1]:.4g}" if log.losses else ""
         logger.info("%s: %d epochs%s, %.1f s", description, len(log.losses), last, log.seconds)
     return log
+
+
+def native_bfloat16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 matrix products natively (CPU: AVX512-BF16 or AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # torch.cpu's capability probes are private; a torch without them gets float32.
+        probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+        return any(probe is not None and probe() for probe in probes)
+    return False
+
+
+@contextmanager
+def flushed_denormals() -> Iterator[None]:
+    """Treat denormal floats as zero on the CPU for the block, then restore the default.
+
+    Late in training, tiny gradients and Adam moments turn denormal and every operation on
+    them is slow: 30 epochs of MNIST-test pretraining ran at 6,850 samples/s without flushing
+    and 8,380 with it (2 cores). Values below 1e-38 matter to no loss here.
+    """
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def seed_from(random_state: int | np.random.RandomState | None) -> int:

@@ -22,17 +22,21 @@ from sklearn.utils.validation import check_is_fitted
 from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_k_range, check_n_clusters, check_params
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
+from deepclust.errors import InputError
 from deepclust.nn import Autoencoder, build_autoencoder
-from deepclust.train import TrainingLog, map_batches, resolve_device, rows_tensor, seed_from, seeded, train
+from deepclust.nn.augment import random_affine
+from deepclust.train import TrainingLog, map_batches, native_bfloat16, resolve_device, rows_tensor, seed_from, seeded, train
 
 COMMON_CONSTRAINTS: dict[str, tuple] = {
     "embedding_dim": (int, 1, None),
     "architecture": ("choice", ("dense", "conv", "temporal")),
     "noise": (float, 0.0, 0.99),
+    "augment": ("choice", ("auto", True, False)),
     "pretrain_epochs": (int, 0, None),
     "batch_size": (int, 1, None),
     "lr": (float, 1e-12, None),
     "k_criterion": ("choice", tuple(CRITERIA)),
+    "precision": ("choice", ("auto", "float32", "bfloat16")),
 }
 
 
@@ -61,10 +65,21 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         ``(channels, length)`` of each flattened series for ``"temporal"``.
     noise : float
         Input dropout rate while training (denoising); 0 turns it off.
+    augment : bool or "auto"
+        Train on randomly rotated (±10°) and shifted (±10%) copies of image rows, as DEC-DA
+        does: the embedding learns that a shifted digit is the same digit (MNIST-test, IDEC seed
+        0: ACC 0.72 -> 0.87). Needs ``input_shape`` of an image; ``"auto"`` augments exactly
+        when ``input_shape`` describes one (not with ``architecture="temporal"``).
     pretrain_epochs : int
         Epochs of reconstruction-only pretraining.
     batch_size, lr : int, float
         Mini-batch size and Adam learning rate for every phase.
+    precision : {"auto", "float32", "bfloat16"}
+        Arithmetic of pretraining: "bfloat16" runs its matrix products in bfloat16 (autocast;
+        weights, optimiser and loss stay float32); "auto" does so where the hardware computes
+        bfloat16 natively (a CPU with AVX512-BF16 or AMX, a CUDA device with bf16). On 2 such
+        cores it made MNIST-test pretraining 1.5x faster, N2D ACC 0.943 against 0.949 (seed 0).
+        The clustering phase always runs in float32.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None
@@ -98,9 +113,11 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -113,9 +130,11 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.architecture = architecture
         self.input_shape = input_shape
         self.noise = noise
+        self.augment = augment
         self.pretrain_epochs = pretrain_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.precision = precision
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -131,6 +150,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         with seeded(seed, self.device_) as generator:
             data = rows_tensor(X, self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
+            self._augmented_shape()  # refuses augment=True without an image shape before any training
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed)
@@ -147,17 +167,46 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             noise=self.noise,
         )
 
+    def _augmented_shape(self) -> tuple[int, int, int] | None:
+        """``(channels, height, width)`` of the rows when training augments them, else None."""
+        image = self.input_shape is not None and len(self.input_shape) in (2, 3) and self.architecture != "temporal"
+        if self.augment is False or (self.augment == "auto" and not image):
+            return None
+        if not image:
+            raise InputError(
+                "augment=True rotates and shifts images, so it needs input_shape=(height, width) or "
+                f"(channels, height, width) and architecture 'dense' or 'conv'; got input_shape={self.input_shape!r}, "
+                f"architecture={self.architecture!r}"
+            )
+        shape = tuple(int(s) for s in self.input_shape)
+        shape = shape if len(shape) == 3 else (1, *shape)
+        if int(np.prod(shape)) != self.n_features_in_:
+            raise InputError(f"input_shape={shape} holds {int(np.prod(shape))} values per image, but X has {self.n_features_in_} features")
+        return shape
+
+    def _training_rows(self, data: torch.Tensor, indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The rows a training step sees: ``data[indices]``, randomly rotated and shifted when augmenting."""
+        shape = self._augmented_shape()
+        return data[indices] if shape is None else random_affine(data[indices], shape, generator)
+
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
-        """Reconstruction-only training of the autoencoder (mean squared error)."""
+        """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""
         ae = self.autoencoder_.train()
 
         def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = data[indices]
+            x = self._training_rows(data, indices, generator)
             return F.mse_loss(ae(x)[1], x)
 
-        return self._train(ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining")
+        return self._train(
+            ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining",
+            bfloat16=self._pretrain_in_bfloat16(),
+        )
 
-    def _train(self, parameters, batch_loss, n_samples, generator, epochs, description, lr=None, **hooks) -> TrainingLog:  # noqa: ANN001
+    def _pretrain_in_bfloat16(self) -> bool:
+        """``precision`` resolved on the training device."""
+        return self.precision == "bfloat16" or (self.precision == "auto" and native_bfloat16(self.device_))
+
+    def _train(self, parameters, batch_loss, n_samples, generator, epochs, description, lr=None, bfloat16=False, **hooks) -> TrainingLog:  # noqa: ANN001
         """The shared loop with this estimator's batch size, learning rate (unless ``lr`` is given) and verbosity."""
         return train(
             parameters,
@@ -167,6 +216,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             batch_size=self.batch_size,
             lr=self.lr if lr is None else lr,
             generator=generator,
+            autocast=self.device_.type if bfloat16 else None,
             verbose=self.verbose,
             description=description,
             **hooks,

@@ -55,11 +55,13 @@ class DCN(DeepClusterer):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         cluster_epochs: int = 50,
         beta: float = 0.05,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -73,9 +75,11 @@ class DCN(DeepClusterer):
             architecture=architecture,
             input_shape=input_shape,
             noise=noise,
+            augment=augment,
             pretrain_epochs=pretrain_epochs,
             batch_size=batch_size,
             lr=lr,
+            precision=precision,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -90,7 +94,7 @@ class DCN(DeepClusterer):
         objective = KMeansObjective(torch.from_numpy(kmeans.cluster_centers_).to(data), sizes.to(data))
 
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = data[indices]
+            x = self._training_rows(data, indices, generator)
             z = ae.encode(x)
             kmeans_loss = objective.loss(z, objective.assign(z.detach()))
             return F.mse_loss(ae.decode(z), x) + self.beta / 2 * kmeans_loss

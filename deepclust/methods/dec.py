@@ -69,6 +69,7 @@ class DEC(DeepClusterer):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         cluster_epochs: int = 50,
         update_interval: int = 140,
@@ -76,6 +77,7 @@ class DEC(DeepClusterer):
         alpha: float = 1.0,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -89,9 +91,11 @@ class DEC(DeepClusterer):
             architecture=architecture,
             input_shape=input_shape,
             noise=noise,
+            augment=augment,
             pretrain_epochs=pretrain_epochs,
             batch_size=batch_size,
             lr=lr,
+            precision=precision,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -124,7 +128,7 @@ class DEC(DeepClusterer):
             return False
 
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = data[indices]
+            x = self._training_rows(data, indices, generator)
             z = ae.encode(x)
             loss = objective.loss(z, state["target"][indices])
             if gamma is not None:
@@ -170,6 +174,7 @@ class IDEC(DEC):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         cluster_epochs: int = 50,
         update_interval: int = 140,
@@ -178,6 +183,7 @@ class IDEC(DEC):
         gamma: float = 0.1,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -191,6 +197,7 @@ class IDEC(DEC):
             architecture=architecture,
             input_shape=input_shape,
             noise=noise,
+            augment=augment,
             pretrain_epochs=pretrain_epochs,
             cluster_epochs=cluster_epochs,
             update_interval=update_interval,
@@ -198,6 +205,7 @@ class IDEC(DEC):
             alpha=alpha,
             batch_size=batch_size,
             lr=lr,
+            precision=precision,
             device=device,
             random_state=random_state,
             verbose=verbose,

@@ -21,6 +21,9 @@ from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
+#: UMAP's layout epochs. Its default, 500 up to 10,000 rows, took 2.4 times as long on MNIST-test
+#: for the same ACC (0.950 against 0.949, seed 0; USPS 0.965 against 0.964).
+UMAP_EPOCHS = 200
 INTERPOLATION_NEIGHBOURS = 5  # fewer smear a new row less across cluster borders (see N2D's docstring)
 
 
@@ -88,6 +91,7 @@ class N2D(DeepClusterer):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         umap_dim: int | None = None,
         umap_neighbors: int = 20,
@@ -96,6 +100,7 @@ class N2D(DeepClusterer):
         gmm_n_init: int = 5,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -109,9 +114,11 @@ class N2D(DeepClusterer):
             architecture=architecture,
             input_shape=input_shape,
             noise=noise,
+            augment=augment,
             pretrain_epochs=pretrain_epochs,
             batch_size=batch_size,
             lr=lr,
+            precision=precision,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -131,12 +138,18 @@ class N2D(DeepClusterer):
         n_components = self.umap_dim or self.n_clusters_
         # UMAP needs more rows than neighbours and components; tiny inputs get what they allow.
         n_neighbors = min(self.umap_neighbors, len(z) - 1)
+        # Exact neighbours from scikit-learn (a tree search in the low-dimensional embedding) spare
+        # UMAP its approximate search, whose numba compilation alone took 20 s of every new process.
+        distances, neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(z).kneighbors(z)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
+            warnings.filterwarnings("ignore", message=".*precomputed_knn.*")  # no search index: none is needed
             manifold = UMAP(
                 n_components=min(n_components, len(z) - 2),
                 n_neighbors=n_neighbors,
                 min_dist=self.umap_min_dist,
+                n_epochs=UMAP_EPOCHS,
+                precomputed_knn=(neighbours, distances, None),
                 random_state=seed,
             ).fit_transform(z)
         self.training_embedding_ = z

@@ -71,11 +71,13 @@ class VaDE(DeepClusterer):
         architecture: str = "dense",
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
+        augment: bool | str = "auto",
         pretrain_epochs: int = 50,
         cluster_epochs: int = 30,
         cluster_lr: float = 5e-4,
         batch_size: int = 256,
         lr: float = 1e-3,
+        precision: str = "auto",
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -89,9 +91,11 @@ class VaDE(DeepClusterer):
             architecture=architecture,
             input_shape=input_shape,
             noise=noise,
+            augment=augment,
             pretrain_epochs=pretrain_epochs,
             batch_size=batch_size,
             lr=lr,
+            precision=precision,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -117,7 +121,7 @@ class VaDE(DeepClusterer):
         ae.train()
 
         def negative_elbo(indices: torch.Tensor) -> torch.Tensor:
-            x = data[indices]
+            x = self._training_rows(data, indices, generator)
             hidden = body(x)
             mu, logvar = mean_head(hidden), self.logvar_head_(hidden)
             sample = mu + torch.randn_like(mu) * (0.5 * logvar).exp()

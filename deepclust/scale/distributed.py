@@ -72,12 +72,15 @@ class DataParallelPretraining:
         features = data[0].numel()
 
         def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = data[indices[rank::world]]
+            x = self._training_rows(data, indices[rank::world], generator)
             # This share's squared error over the whole block's size, times world: the average
             # of the processes' gradients (what DDP computes) is the gradient of the block's mean.
             return F.mse_loss(replica(x)[1], x, reduction="sum") * (world / (len(indices) * features))
 
-        log = self._train(ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining")
+        log = self._train(
+            ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining",
+            bfloat16=self._pretrain_in_bfloat16(),
+        )
         if world > 1 and log.losses:
             # Each process logged its share; their mean is the loss of the whole data.
             losses = torch.tensor(log.losses, dtype=torch.float64, device=data.device)
