@@ -64,12 +64,13 @@ def throughput(model) -> dict:
     shapes = linear_shapes(model)
     flops_per_sample = 6 * sum(i * o for i, o in shapes)
     achieved = model.history_["pretrain"].samples_per_second * flops_per_sample / 1e9
-    return {"train_gflops": achieved, "matmul_gflops": matmul_gflops(shapes, model.batch_size)}
+    dtype = torch.bfloat16 if model._pretrain_in_bfloat16() else torch.float32
+    return {"train_gflops": achieved, "matmul_gflops": matmul_gflops(shapes, model.batch_size, dtype), "dtype": str(dtype)}
 
 
-def matmul_gflops(shapes: list[tuple[int, int]], batch: int, repeats: int = 30) -> float:
-    """GFLOP/s of torch.matmul over the layers' forward shapes (batch x in) @ (in x out)."""
-    operands = [(torch.randn(batch, i), torch.randn(i, o)) for i, o in shapes]
+def matmul_gflops(shapes: list[tuple[int, int]], batch: int, dtype: torch.dtype, repeats: int = 30) -> float:
+    """GFLOP/s of torch.matmul over the layers' forward shapes (batch x in) @ (in x out), in the pretraining's dtype."""
+    operands = [(torch.randn(batch, i, dtype=dtype), torch.randn(i, o, dtype=dtype)) for i, o in shapes]
     for a, b in operands:
         a @ b
     start = time.perf_counter()
@@ -133,7 +134,7 @@ def render_throughput(results: dict) -> str:
     lines = [
         "Pretraining of the default dense autoencoder (batch 256), mean over methods and seeds. Achieved GFLOP/s "
         "counts 6 flops per weight per sample; the matmul column times plain `torch.matmul` of the same layer "
-        "shapes and batch in the same run.",
+        "shapes, batch and dtype (bfloat16 where pretraining autocasts to it) in the same run.",
         "",
         "| dataset | samples/s | achieved GFLOP/s | plain matmul GFLOP/s | ratio |",
         "|---|---|---|---|---|",

@@ -23,7 +23,9 @@ from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_params
 from deepclust.errors import InputError
 from deepclust.methods import DEC
+from deepclust.methods.base import DeepClusterer
 from deepclust.nn import mlp
+from deepclust.nn.augment import image_shape, random_affine
 from deepclust.objectives import soft_assignment
 from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
@@ -76,6 +78,11 @@ class Student(ClassifierMixin, BaseEstimator):
     ----------
     hidden_dims : tuple of int
         Hidden layer sizes; ``()`` gives a linear (softmax regression) student.
+    input_shape : tuple of int or None
+        ``(height, width)`` or ``(channels, height, width)`` when each row is an image: the
+        student then trains on randomly rotated (±10°) and shifted (±10%) copies, as the deep
+        methods do, and learns that a shifted digit keeps its cluster. :func:`distill` takes it
+        from the teacher.
     epochs : int
         Passes over the training rows.
     batch_size, lr : int, float
@@ -115,6 +122,7 @@ class Student(ClassifierMixin, BaseEstimator):
         self,
         hidden_dims: tuple[int, ...] = (256, 128),
         *,
+        input_shape: tuple[int, ...] | None = None,
         epochs: int = 30,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -123,6 +131,7 @@ class Student(ClassifierMixin, BaseEstimator):
         verbose: bool = False,
     ) -> None:
         self.hidden_dims = hidden_dims
+        self.input_shape = input_shape
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -144,6 +153,7 @@ class Student(ClassifierMixin, BaseEstimator):
         self.classes_, targets = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:
             raise InputError(f"Student: labels hold one class only ({self.classes_.tolist()}); at least 2 clusters are needed")
+        shape = None if self.input_shape is None else image_shape(self.input_shape, X.shape[1])
         self.device_ = resolve_device(self.device)
         with seeded(seed_from(self.random_state), self.device_) as generator:
             data = torch.from_numpy(X).to(self.device_)
@@ -152,7 +162,8 @@ class Student(ClassifierMixin, BaseEstimator):
             network = mlp([X.shape[1], *hidden, len(self.classes_)]).to(self.device_).train()
 
             def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-                loss = F.cross_entropy(network(data[indices]), target[indices], reduction="none")
+                x = data[indices] if shape is None else random_affine(data[indices], shape, generator)
+                loss = F.cross_entropy(network(x), target[indices], reduction="none")
                 return (loss * row_weight[indices]).mean()
 
             self.history_: TrainingLog = train(
@@ -277,6 +288,8 @@ def distill(
         Seed for the split and for the student.
     **student_params
         Parameters of :class:`Student` (``hidden_dims``, ``epochs``, ``batch_size``, ...).
+        ``input_shape`` defaults to the teacher's when that describes an image the teacher
+        augmented, so an image student trains on rotated and shifted copies too.
 
     Returns
     -------
@@ -301,6 +314,8 @@ def distill(
     student = Student(random_state=seed, **student_params)
     X = check_features(student, X, reset=True)
     labels, certainty = _teacher(model_or_labels, X)
+    if "input_shape" not in student_params and isinstance(model_or_labels, DeepClusterer):
+        student.set_params(input_shape=model_or_labels._augmented_shape())
 
     rows = np.flatnonzero(labels != NOISE_LABEL) if labels.dtype.kind in "iu" else np.arange(len(X))
     n_clusters = len(np.unique(labels[rows]))

@@ -35,23 +35,28 @@ def test_random_affine_moves_each_image_by_a_small_seeded_amount():
     torch.testing.assert_close(first.sum(dim=1), x.sum(dim=1), rtol=0.15, atol=0)
 
 
-def test_auto_augments_exactly_when_the_rows_are_images(digits):
+def test_auto_augments_images_of_at_least_16_pixels_a_side(digits):
     X, _ = digits
     X = X[:300]
+    large = np.kron(X.reshape(-1, 8, 8), np.ones((1, 2, 2), dtype=np.float32)).reshape(len(X), -1)  # 16x16
     params = dict(n_clusters=10, hidden_dims=(64,), embedding_dim=5, pretrain_epochs=3, random_state=0, device="cpu")
-    plain = AEKMeans(**params).fit(X)
-    shaped = AEKMeans(**params, input_shape=(8, 8)).fit(X)
-    switched_off = AEKMeans(**params, input_shape=(8, 8), augment=False).fit(X)
+
+    def losses(data, **extra):
+        return AEKMeans(**params, **extra).fit(data).history_["pretrain"].losses
+
     # The same seed and data: only augmentation can make the losses differ.
-    assert plain.history_["pretrain"].losses == switched_off.history_["pretrain"].losses
-    assert shaped.history_["pretrain"].losses != plain.history_["pretrain"].losses
-    again = AEKMeans(**params, input_shape=(8, 8)).fit(X)
-    np.testing.assert_array_equal(shaped.labels_, again.labels_)
+    assert losses(large, input_shape=(16, 16)) != losses(large)
+    assert losses(large, input_shape=(16, 16), augment=False) == losses(large)
+    assert losses(X, input_shape=(8, 8)) == losses(X)  # below 16 pixels: auto leaves it alone
+    assert losses(X, input_shape=(8, 8), augment=True) != losses(X)
+    first = AEKMeans(**params, input_shape=(16, 16)).fit(large)
+    again = AEKMeans(**params, input_shape=(16, 16)).fit(large)
+    np.testing.assert_array_equal(first.labels_, again.labels_)
 
 
 def test_augmented_idec_clusters_digits(digits):
     X, y = digits
-    model = IDEC(n_clusters=10, input_shape=(8, 8), cluster_epochs=20, random_state=0, device="cpu").fit(X)
+    model = IDEC(n_clusters=10, input_shape=(8, 8), augment=True, cluster_epochs=20, random_state=0, device="cpu").fit(X)
     assert cluster_accuracy(y, model.labels_) >= 0.75
     np.testing.assert_array_equal(model.predict(X), model.labels_)
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from deepclust.errors import InputError
+
 MAX_ROTATION_DEGREES = 10.0  # DEC-DA's rotation range
 MAX_SHIFT = 0.1  # fraction of the height and width, DEC-DA's shift range
 
@@ -36,3 +38,12 @@ def random_affine(x: torch.Tensor, shape: Sequence[int], generator: torch.Genera
     images = x.reshape(n, *shape)
     grid = F.affine_grid(theta, [n, *shape], align_corners=False)
     return F.grid_sample(images, grid, align_corners=False, padding_mode="border").reshape(n, -1)
+
+
+def image_shape(input_shape: Sequence[int], n_features: int) -> tuple[int, int, int]:
+    """``(channels, height, width)`` from ``(height, width)`` or ``(channels, height, width)``, checked against the rows."""
+    shape = tuple(int(s) for s in input_shape)
+    shape = shape if len(shape) == 3 else (1, *shape)
+    if len(shape) != 3 or math.prod(shape) != n_features:
+        raise InputError(f"input_shape={shape} holds {math.prod(shape)} values per image, but X has {n_features} features")
+    return shape
