@@ -93,8 +93,10 @@ class DCN(DeepClusterer):
         sizes = torch.from_numpy(np.bincount(kmeans.labels_, minlength=self.n_clusters_))
         objective = KMeansObjective(torch.from_numpy(kmeans.cluster_centers_).to(data), sizes.to(data))
 
+        # Unlike DEC's, this phase sees the rows themselves: the k-means loss on augmented copies
+        # pulled MNIST-test into one cluster (seed 1: ACC 0.114, against 0.766 on the rows).
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = self._training_rows(data, indices, generator)
+            x = data[indices]
             z = ae.encode(x)
             kmeans_loss = objective.loss(z, objective.assign(z.detach()))
             return F.mse_loss(ae.decode(z), x) + self.beta / 2 * kmeans_loss
