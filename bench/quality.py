@@ -121,7 +121,9 @@ def render_quality(results: dict, command: str) -> str:
         "it trains on randomly rotated and shifted copies (`augment=\"auto\"`); "
         "mean ± standard deviation over the seeds listed; seconds are wall time of the whole `fit` "
         "(pretraining included). `kmeans-raw` is scikit-learn `KMeans(n_init=10)` on the raw features. "
-        "`commit` is the code that produced the row ('+': with uncommitted changes).",
+        "`commit` is the checked-out commit when each run finished ('+': with uncommitted changes; a process "
+        "imports the code when it starts). The digits rows and N2D's rows ran with nothing else on the cores; "
+        "the other USPS and MNIST-test rows shared them with other benchmark jobs, so their seconds are inflated.",
         "",
         "| dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
         "|---|---|---|---|---|---|---|---|",
