@@ -25,7 +25,7 @@ from deepclust.errors import InputError
 from deepclust.methods import DEC
 from deepclust.methods.base import DeepClusterer
 from deepclust.nn import mlp
-from deepclust.nn.augment import image_shape, random_affine
+from deepclust.nn.augment import image_shape, training_rows
 from deepclust.objectives import soft_assignment
 from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
@@ -160,10 +160,10 @@ class Student(ClassifierMixin, BaseEstimator):
             target = torch.from_numpy(targets.astype(np.int64)).to(self.device_)
             row_weight = torch.from_numpy(weight).to(self.device_)
             network = mlp([X.shape[1], *hidden, len(self.classes_)]).to(self.device_).train()
+            rows = training_rows(data, shape, generator)
 
             def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-                x = data[indices] if shape is None else random_affine(data[indices], shape, generator)
-                loss = F.cross_entropy(network(x), target[indices], reduction="none")
+                loss = F.cross_entropy(network(rows(indices)), target[indices], reduction="none")
                 return (loss * row_weight[indices]).mean()
 
             self.history_: TrainingLog = train(

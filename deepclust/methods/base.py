@@ -24,7 +24,7 @@ from deepclust._validation import check_features, check_k_range, check_n_cluster
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.errors import InputError
 from deepclust.nn import Autoencoder, build_autoencoder
-from deepclust.nn.augment import image_shape, random_affine
+from deepclust.nn.augment import image_shape, training_rows
 from deepclust.train import TrainingLog, map_batches, native_bfloat16, resolve_device, rows_tensor, seed_from, seeded, train
 
 COMMON_CONSTRAINTS: dict[str, tuple] = {
@@ -108,6 +108,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     """
 
     _constraints: dict[str, tuple] = {}
+    #: Whether ``augment="auto"`` augments images of this method (VaDE's sets it False).
+    _augments_by_default = True
 
     def __init__(
         self,
@@ -186,21 +188,20 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
             return None
         shape = image_shape(self.input_shape, self.n_features_in_)  # a wrong shape is refused even when unused
-        if self.augment is False or (self.augment == "auto" and min(shape[1:]) < MIN_AUTO_AUGMENTED_SIDE):
-            return None
-        return shape
+        auto = self._augments_by_default and min(shape[1:]) >= MIN_AUTO_AUGMENTED_SIDE
+        return shape if self.augment is True or (self.augment == "auto" and auto) else None
 
-    def _training_rows(self, data: torch.Tensor, indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The rows a training step sees: ``data[indices]``, randomly rotated and shifted when augmenting."""
-        shape = self._augmented_shape()
-        return data[indices] if shape is None else random_affine(data[indices], shape, generator)
+    def _training_rows(self, data: torch.Tensor, generator: torch.Generator) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``indices -> rows`` for a training phase: ``data[indices]``, rotated and shifted when augmenting."""
+        return training_rows(data, self._augmented_shape(), generator)
 
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
         """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""
         ae = self.autoencoder_.train()
+        rows = self._training_rows(data, generator)
 
         def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = self._training_rows(data, indices, generator)
+            x = rows(indices)
             return F.mse_loss(ae(x)[1], x)
 
         return self._train(

@@ -127,8 +127,10 @@ class DEC(DeepClusterer):
             state["labels"], state["target"] = labels, target_distribution(q)
             return False
 
+        rows = self._training_rows(data, generator)
+
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = self._training_rows(data, indices, generator)
+            x = rows(indices)
             z = ae.encode(x)
             loss = objective.loss(z, state["target"][indices])
             if gamma is not None:

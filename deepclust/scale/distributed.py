@@ -71,8 +71,10 @@ class DataParallelPretraining:
         replica = DistributedDataParallel(ae, device_ids=device_ids) if world > 1 else ae
         features = data[0].numel()
 
+        rows = self._training_rows(data, generator)
+
         def reconstruction_loss(indices: torch.Tensor) -> torch.Tensor:
-            x = self._training_rows(data, indices[rank::world], generator)
+            x = rows(indices[rank::world])
             # This share's squared error over the whole block's size, times world: the average
             # of the processes' gradients (what DDP computes) is the gradient of the block's mean.
             return F.mse_loss(replica(x)[1], x, reduction="sum") * (world / (len(indices) * features))
