@@ -134,6 +134,7 @@ def render_quality(results: dict, command: str) -> str:
 
 def render_throughput(results: dict) -> str:
     lines = [
+        "Command: `python bench/quality.py` (the same runs as the quality table). "
         "Pretraining of the default dense autoencoder (batch 256), mean over methods and seeds. Achieved GFLOP/s "
         "counts 6 flops per weight per sample; the matmul column times plain `torch.matmul` of the same layer "
         "shapes, batch and dtype (bfloat16 where pretraining autocasts to it) in the same run.",
