@@ -69,7 +69,8 @@ def check_k_range(estimator: Any, n_samples: int) -> range:
 
 
 def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
-    """Check parameters against ``{name: (kind, low, high)}`` or ``{name: ("choice", options)}``.
+    """Check parameters against ``{name: (kind, low, high)}``, ``{name: ("choice", options)}`` or
+    ``{name: ("auto", (kind, low, high))}`` (the string "auto" or a number within the bounds).
 
     ``kind`` is ``int`` or ``float``; bounds are inclusive, ``None`` means unbounded.
     """
@@ -80,10 +81,16 @@ def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
             if value not in rule[1]:
                 raise InputError(f"{name}: {param} must be one of {list(rule[1])}, got {value!r}")
             continue
+        auto = rule[0] == "auto"
+        if auto:
+            if isinstance(value, str) and value == "auto":
+                continue
+            rule = rule[1]
         kind, low, high = rule
         numeric = Integral if kind is int else Real
         if isinstance(value, bool) or not isinstance(value, numeric):
-            raise InputError(f"{name}: {param} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
+            expected = ("an integer" if kind is int else "a number") + (' or "auto"' if auto else "")
+            raise InputError(f"{name}: {param} must be {expected}, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
             raise InputError(f"{name}: {param} must be in {bounds}, got {value!r}")

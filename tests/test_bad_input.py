@@ -60,6 +60,7 @@ def test_predict_with_the_wrong_number_of_features():
     ("params", "message"),
     [
         ({"pretrain_epochs": -1}, "pretrain_epochs must be in \\[0, inf\\]"),
+        ({"pretrain_epochs": "many"}, 'pretrain_epochs must be an integer or "auto", got \'many\''),
         ({"batch_size": 0}, "batch_size must be in"),
         ({"architecture": "transformer"}, "architecture must be one of \\['dense', 'conv', 'temporal'\\]"),
         ({"tol": 2.0}, "tol must be in \\[0.0, 1.0\\]"),

@@ -56,7 +56,7 @@ class DCN(DeepClusterer):
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
         augment: bool | str = "auto",
-        pretrain_epochs: int = 50,
+        pretrain_epochs: int | str = "auto",
         cluster_epochs: int = 50,
         beta: float = 0.05,
         batch_size: int = 256,

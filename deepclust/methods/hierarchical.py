@@ -63,7 +63,7 @@ class DeepHierarchical(DeepClusterer):
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
         augment: bool | str = "auto",
-        pretrain_epochs: int = 50,
+        pretrain_epochs: int | str = "auto",
         linkage: str = "ward",
         metric: str = "euclidean",
         max_points: int = 5000,

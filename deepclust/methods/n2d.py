@@ -92,7 +92,7 @@ class N2D(DeepClusterer):
         input_shape: tuple[int, ...] | None = None,
         noise: float = 0.0,
         augment: bool | str = "auto",
-        pretrain_epochs: int = 50,
+        pretrain_epochs: int | str = "auto",
         umap_dim: int | None = None,
         umap_neighbors: int = 20,
         umap_min_dist: float = 0.0,

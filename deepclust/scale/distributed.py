@@ -80,7 +80,7 @@ class DataParallelPretraining:
             return F.mse_loss(replica(x)[1], x, reduction="sum") * (world / (len(indices) * features))
 
         log = self._train(
-            ae.parameters(), reconstruction_loss, len(data), generator, self.pretrain_epochs, "pretraining",
+            ae.parameters(), reconstruction_loss, len(data), generator, self._pretrain_epochs(len(data)), "pretraining",
             bfloat16=self._pretrain_in_bfloat16(),
         )
         if world > 1 and log.losses:
