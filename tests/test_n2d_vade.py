@@ -46,8 +46,10 @@ def test_n2d_works_for_any_number_of_clusters(n_clusters):
 
 def test_vade_improves_on_its_mixture_initialisation(digits):
     X, y = digits
-    model = VaDE(n_clusters=10, pretrain_epochs=15, cluster_epochs=15, random_state=0, device="cpu").fit(X)
-    assert cluster_accuracy(y, model.labels_) >= 0.7  # AE + k-means: about 0.7 at this budget
+    # 60 pretraining epochs: after only 15 the full-covariance mixture starts at ACC 0.78 and 15
+    # ELBO epochs end at 0.63 (seed 0); after 60 they end at 0.82 (the default, 125, gives 0.87).
+    model = VaDE(n_clusters=10, pretrain_epochs=60, cluster_epochs=15, random_state=0, device="cpu").fit(X)
+    assert cluster_accuracy(y, model.labels_) >= 0.75
     losses = model.history_["clustering"].losses
     assert losses[-1] < losses[0]  # the negative ELBO went down
     proba = model.predict_proba(X)
