@@ -1,8 +1,8 @@
 """Distillation: a small network that learns a clustering, so new data needs no refit.
 
 A clustering method labels the data it was fitted on; :func:`distill` trains a
-:class:`Student` (an MLP classifier) on those labels, using only the rows the teacher was
-confident about, and reports how often the student agrees with the teacher on rows it
+:class:`Student` (an MLP classifier) on those labels (optionally only on the rows the teacher
+was confident about) and reports how often the student agrees with the teacher on rows it
 never saw. The student then assigns new rows with one forward pass.
 """
 
@@ -33,6 +33,7 @@ STUDENT_CONSTRAINTS: dict[str, tuple] = {
     "epochs": (int, 1, None),
     "batch_size": (int, 1, None),
     "lr": (float, 1e-12, None),
+    "label_smoothing": (float, 0.0, 0.5),
 }
 
 NOISE_LABEL = -1
@@ -71,8 +72,8 @@ class Student(ClassifierMixin, BaseEstimator):
     """A small MLP that learns to assign rows to given clusters (scikit-learn classifier API).
 
     The network is ``n_features - hidden_dims... - n_clusters`` with ReLU between layers and
-    linear logits, trained with cross-entropy by :func:`deepclust.train.train`. Use
-    :func:`distill` to train one from a fitted clustering model.
+    linear logits, trained with label-smoothed cross-entropy by :func:`deepclust.train.train`.
+    Use :func:`distill` to train one from a fitted clustering model.
 
     Parameters
     ----------
@@ -84,9 +85,16 @@ class Student(ClassifierMixin, BaseEstimator):
         methods do, and learns that a shifted digit keeps its cluster. :func:`distill` takes it
         from the teacher.
     epochs : int
-        Passes over the training rows.
+        Passes over the training rows. On image rows each pass sees new rotated and shifted
+        copies, so more passes keep helping: with an N2D teacher on MNIST-test (seeds 0-2), 100
+        rather than 30 raised the held-out agreement from 0.963 to 0.967.
     batch_size, lr : int, float
         Mini-batch size and Adam learning rate.
+    label_smoothing : float in [0, 0.5]
+        Weight of the uniform distribution mixed into each one-hot target: the student is not
+        pushed to ever larger logits on rows whose label it cannot yet explain, which overfits
+        them. In that test it raised agreement from 0.961 (0) to 0.967 (0.1); without
+        augmentation (a k-means teacher on digits) it cost about 0.005.
     device : str
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     random_state : int, RandomState or None
@@ -123,9 +131,10 @@ class Student(ClassifierMixin, BaseEstimator):
         hidden_dims: tuple[int, ...] = (256, 128),
         *,
         input_shape: tuple[int, ...] | None = None,
-        epochs: int = 30,
+        epochs: int = 100,
         batch_size: int = 256,
         lr: float = 1e-3,
+        label_smoothing: float = 0.1,
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
@@ -135,6 +144,7 @@ class Student(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.label_smoothing = label_smoothing
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -163,7 +173,8 @@ class Student(ClassifierMixin, BaseEstimator):
             rows = training_rows(data, shape, generator)
 
             def batch_loss(indices: torch.Tensor) -> torch.Tensor:
-                loss = F.cross_entropy(network(rows(indices)), target[indices], reduction="none")
+                logits = network(rows(indices))
+                loss = F.cross_entropy(logits, target[indices], reduction="none", label_smoothing=self.label_smoothing)
                 return (loss * row_weight[indices]).mean()
 
             self.history_: TrainingLog = train(
@@ -256,7 +267,7 @@ def distill(
     model_or_labels: Any,
     X: Any,
     *,
-    confidence: float = 0.2,
+    confidence: float = 0.0,
     holdout: float = 0.2,
     random_state: int | np.random.RandomState | None = None,
     **student_params: Any,
@@ -264,11 +275,11 @@ def distill(
     """Train a :class:`Student` to reproduce a clustering of ``X``.
 
     The rows are split at random into a held-out part (a fraction ``holdout``) that the student
-    never sees and a training part. Of the training part, the student learns only the rows the
-    teacher was confident about: within each teacher cluster, rows whose confidence is below the
-    ``confidence``-quantile of that cluster's confidences are left out (ties are kept, so a
-    teacher without confidences keeps every row). Rows labelled -1 (noise, as DBSCAN and
-    HDBSCAN mark it) are used for neither part.
+    never sees and a training part. With ``confidence`` above 0, the student learns only the rows
+    of the training part the teacher was confident about: within each teacher cluster, rows whose
+    confidence is below the ``confidence``-quantile of that cluster's confidences are left out
+    (ties are kept, so a teacher without confidences keeps every row). Rows labelled -1 (noise,
+    as DBSCAN and HDBSCAN mark it) are used for neither part.
 
     Parameters
     ----------
@@ -281,7 +292,9 @@ def distill(
         The rows the teacher labelled, in the feature space the student will see.
     confidence : float in [0, 1)
         Per-cluster quantile of teacher confidence below which training rows are left out;
-        0 keeps every row.
+        0 keeps every row. Agreement is measured on every held-out row, the unsure ones too, and
+        those are the rows the student most needs to see: with an N2D teacher on MNIST-test
+        (seeds 0-2), leaving out 20% lowered it from 0.967 to 0.962.
     holdout : float in [0, 1)
         Fraction of rows held out to measure agreement; 0 skips the measurement.
     random_state : int, RandomState or None

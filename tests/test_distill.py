@@ -42,7 +42,7 @@ def kmeans_student(digits, kmeans_teacher) -> Student:
 def test_student_agrees_with_kmeans_on_held_out_digits(digits, kmeans_teacher, kmeans_student):
     X, y = digits
     teacher, student = kmeans_teacher[0], kmeans_student
-    # Observed: 0.967 agreement on the 359 held-out rows (0.958 to 0.975 over seeds 1-3).
+    # Observed: 0.953 agreement on the 359 held-out rows (0.955 to 0.967 over seeds 1-3).
     assert student.agreement_ >= 0.94
     # k-means has no confidences, so every one of the 1438 training rows is kept.
     assert (student.n_train_, student.n_holdout_) == (1438, 359)
@@ -80,7 +80,7 @@ def test_image_student_trains_on_shifted_copies_and_takes_the_shape_from_its_tea
     assert plain.input_shape is None
     # Same rows, seed and network: only the augmentation can make the training losses differ.
     assert student.history_.losses != plain.history_.losses
-    assert student.agreement_ >= 0.85  # observed 0.889 (0.903 without augmentation on these upscaled digits)
+    assert student.agreement_ >= 0.85  # observed 0.894 (0.914 without augmentation on these upscaled digits)
 
 
 def test_student_t_teacher_trains_only_on_its_confident_rows(blobs):
@@ -149,6 +149,7 @@ def test_fit_leaves_the_callers_random_generator_alone(blobs):
         (lambda X, y: Student().fit(X, np.ones(len(X))), "one class only"),
         (lambda X, y: Student(hidden_dims=(0,)).fit(X, y), "hidden_dims must be a tuple of positive integers"),
         (lambda X, y: Student(epochs=0).fit(X, y), r"epochs must be in \[1, inf\]"),
+        (lambda X, y: Student(label_smoothing=0.7).fit(X, y), r"label_smoothing must be in \[0.0, 0.5\]"),
         (lambda X, y: Student(input_shape=(3, 3)).fit(X, y), r"input_shape=\(1, 3, 3\) holds 9 values per image, but X has 20 features"),
         (lambda X, y: Student().fit(X, y, sample_weight=-np.ones(len(X))), "sample_weight must be finite, non-negative"),
         (lambda X, y: Student().fit(np.where(X > 5, np.nan, X), y), "NaN"),
