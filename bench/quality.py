@@ -122,7 +122,7 @@ def render_quality(results: dict, command: str) -> str:
         "mean ± standard deviation over the seeds listed; seconds are wall time of the whole `fit` "
         "(pretraining included). `kmeans-raw` is scikit-learn `KMeans(n_init=10)` on the raw features. "
         "`commit` is the checked-out commit when each run finished ('+': with uncommitted changes; a process "
-        "imports the code when it starts). The digits rows and N2D's rows ran with nothing else on the cores; "
+        "imports the code when it starts). The digits rows and the N2D and VaDE rows ran with nothing else on the cores; "
         "the other USPS and MNIST-test rows shared them with other benchmark jobs, so their seconds are inflated.",
         "",
         "| dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
