@@ -20,6 +20,7 @@ import platform
 import subprocess
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -90,10 +91,10 @@ def measure_throughput(dataset: str, X: np.ndarray, precision: str) -> dict:
     epoch's one-off set-up (oneDNN builds a kernel per batch shape).
     """
     model = deepclust.AEKMeans(n_clusters=10, input_shape=IMAGE_SHAPES[dataset], precision=precision, random_state=0).fit(X)
-    return {"samples_per_s": model.history_["pretrain"].samples_per_second, **throughput(model), "commit": commit()}
+    return {"samples_per_s": model.history_["pretrain"].samples_per_second, **throughput(model), "commit": commit(), "machine": machine()}
 
 
-def load_results(path=RESULTS) -> dict:  # noqa: ANN001
+def load_results(path: Path = RESULTS) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -145,8 +146,9 @@ def render_quality(results: dict, command: str) -> str:
 
 
 def render_throughput(results: dict) -> str:
+    machines = "; ".join(sorted({run["machine"] for runs in results.values() for run in runs.values()}))
     lines = [
-        f"Command: `python bench/quality.py --throughput`, alone on the machine. Machine: {machine()}. Pretraining of "
+        f"Command: `python bench/quality.py --throughput`, alone on the machine. Machine: {machines}. Pretraining of "
         "the default dense autoencoder (d-500-500-2000-10 and back, batch 256, Adam; `AEKMeans`, seed 0, the "
         "data set's image shape, so USPS and MNIST-test rows are rotated and shifted as in the quality runs). "
         "Achieved GFLOP/s counts 6 flops per weight per sample; the matmul column times plain `torch.matmul` of "
@@ -162,13 +164,18 @@ def render_throughput(results: dict) -> str:
                 f"| {dataset} | {precision} | {run['samples_per_s']:.0f} | {run['train_gflops']:.1f} | "
                 f"{run['matmul_gflops']:.1f} | {run['train_gflops'] / run['matmul_gflops']:.2f} | {run['commit']} |"
             )
-    lines += [
-        "",
-        "In float32 the loop reaches about 0.7 of the plain matmul rate. bfloat16 doubles the samples/s, but its "
-        "ratio is lower: AMX makes the matrix products 4x faster, while the rest of a step (the fused Adam update "
-        "of 3.3M float32 weights, autocast's weight and gradient casts, ReLU and bias passes) is bound by memory "
-        "traffic and does not speed up.",
-    ]
+    ratios = {
+        precision: [runs[precision]["train_gflops"] / runs[precision]["matmul_gflops"] for runs in results.values() if precision in runs]
+        for precision in ("float32", "bfloat16")
+    }
+    if all(ratios.values()):
+        lines += [
+            "",
+            f"In float32 the loop reaches {min(ratios['float32']):.2f}-{max(ratios['float32']):.2f} of the plain matmul "
+            f"rate, in bfloat16 {min(ratios['bfloat16']):.2f}-{max(ratios['bfloat16']):.2f}: AMX makes the bfloat16 matrix "
+            "products about 4x faster, while the rest of a step (the fused Adam update of 3.3M float32 weights, "
+            "autocast's weight and gradient casts, ReLU and bias passes) is bound by memory traffic and does not speed up.",
+        ]
     return "\n".join(lines)
 
 
@@ -179,6 +186,20 @@ def machine() -> str:
     )
 
 
+def run_throughput(datasets: list[str]) -> None:
+    """``--throughput``: each data set in both precisions, saved as it finishes, then the section."""
+    speeds = load_results(THROUGHPUT)
+    for dataset in datasets:
+        X, _ = load(dataset)
+        for precision in ("float32", "bfloat16"):
+            run = speeds.setdefault(dataset, {})[precision] = measure_throughput(dataset, X, precision)
+            write_json(THROUGHPUT, speeds)
+            print(f"{dataset:10s} {precision:8s}: {run['samples_per_s']:.0f} samples/s, {run['train_gflops']:.1f} "
+                  f"GFLOP/s, matmul {run['matmul_gflops']:.1f}", flush=True)
+    update_section("Training throughput", render_throughput(speeds))
+    print(f"wrote {REPORT}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -187,16 +208,7 @@ def main() -> None:
     parser.add_argument("--throughput", action="store_true", help="measure training throughput only")
     args = parser.parse_args()
     if args.throughput:
-        speeds = load_results(THROUGHPUT)
-        for dataset in args.datasets:
-            X, _ = load(dataset)
-            for precision in ("float32", "bfloat16"):
-                run = speeds.setdefault(dataset, {})[precision] = measure_throughput(dataset, X, precision)
-                write_json(THROUGHPUT, speeds)
-                print(f"{dataset:10s} {precision:8s}: {run['samples_per_s']:.0f} samples/s, {run['train_gflops']:.1f} "
-                      f"GFLOP/s, matmul {run['matmul_gflops']:.1f}", flush=True)
-        update_section("Training throughput", render_throughput(speeds))
-        print(f"wrote {REPORT}")
+        run_throughput(args.datasets)
         return
     results = load_results()
     for dataset in args.datasets:

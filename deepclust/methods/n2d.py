@@ -21,12 +21,19 @@ from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
-#: UMAP's layout epochs: UMAP's own default, 500, on small data, where it is cheap and settles the
-#: layout (digits, seeds 0-5: N2D ACC 0.880 -> 0.912, ward on the manifold 0.849 -> 0.909); 200 from
-#: 5,000 rows, as UMAP's default on MNIST-test (500) took 2.4 times as long for the same ACC (0.950
-#: against 0.949, seed 0; USPS 0.965 against 0.964).
-SMALL_DATA_UMAP_EPOCHS, UMAP_EPOCHS, SMALL_DATA_ROWS = 500, 200, 5_000
+#: UMAP's layout epochs below ``SMALL_DATA_ROWS`` rows (UMAP's own default), where they are cheap and
+#: settle the layout: digits, seeds 0-5, N2D ACC 0.880 -> 0.912 and ward on the manifold 0.849 -> 0.909.
+SMALL_DATA_UMAP_EPOCHS = 500
+#: ... and from there on: 500 on MNIST-test took 2.4 times as long for the same ACC (0.950 against
+#: 0.949, seed 0; USPS 0.965 against 0.964).
+UMAP_EPOCHS = 200
+SMALL_DATA_ROWS = 5_000
 INTERPOLATION_NEIGHBOURS = 5  # fewer smear a new row less across cluster borders (see N2D's docstring)
+
+
+def umap_epochs(n_rows: int) -> int:
+    """UMAP's layout epochs for a manifold of ``n_rows`` rows."""
+    return SMALL_DATA_UMAP_EPOCHS if n_rows < SMALL_DATA_ROWS else UMAP_EPOCHS
 
 
 @register("n2d", "Autoencoder, then UMAP of the embedding (min_dist=0), then a Gaussian mixture (N2D).")
@@ -150,7 +157,7 @@ class N2D(DeepClusterer):
                 n_components=min(n_components, len(z) - 2),
                 n_neighbors=n_neighbors,
                 min_dist=self.umap_min_dist,
-                n_epochs=SMALL_DATA_UMAP_EPOCHS if len(z) < SMALL_DATA_ROWS else UMAP_EPOCHS,
+                n_epochs=umap_epochs(len(z)),
                 precomputed_knn=(neighbours, distances, None),
                 random_state=seed,
             ).fit_transform(z)
