@@ -48,6 +48,11 @@ class N2D(DeepClusterer):
     ``predict(X_train) == labels_``. On digits (80% to fit, 20% held out) it labels held-out
     rows as well as ``UMAP.transform`` does (ACC 0.764 against 0.778; training rows 0.791).
 
+    On small data the result depends on UMAP's layout, which ``random_state`` seeds: on digits,
+    33 layouts of the embeddings of seeds 0-2 ranged from ACC 0.80 to 0.94 (mean 0.89), while on
+    USPS layouts agreed within 0.002. Keeping the most likely mixture of six layouts gave 0.901
+    against 0.894 for one, too little for six times the UMAP time, so one layout is made.
+
     Parameters
     ----------
     umap_dim : int or None
