@@ -27,8 +27,9 @@ from deepclust.train import map_batches
 #: Restarts of the full-covariance GMM that initialises the prior; the one of highest likelihood is kept.
 #: The clusters of the (augmented) embedding are correlated ellipsoids, and the ELBO phase mostly keeps
 #: the clustering it starts from, so this fit decides most of the result. On MNIST-test (seeds 0-2), single
-#: fits ranged over ACC 0.59-0.93, while the most likely of 8 scored 0.82, 0.93, 0.86; a diagonal GMM
-#: started VaDE at 0.66-0.72 (one fit) and ended it at 0.702 (without augmentation) or 0.647 (with).
+#: fits ranged over ACC 0.59-0.93, while the most likely of 8 (measured before the count became 10) scored
+#: 0.82, 0.93, 0.86; a diagonal GMM started VaDE at 0.66-0.72 (one fit) and ended it at 0.702 (without
+#: augmentation) or 0.647 (with).
 GMM_N_INIT = 10
 
 #: Added to the diagonal of each initial covariance, as a fraction of the embedding's mean variance. An
@@ -51,9 +52,10 @@ class VaDE(DeepClusterer):
 
     The encoder's last layer gives the mean of q(z|x) (it is the pretrained autoencoder's
     embedding layer) and a second head beside it gives the log-variance. The decoder's
-    likelihood is Gaussian with one variance, ``NOISE_VARIANCE_SCALE`` times the pretrained
-    autoencoder's mean squared reconstruction error, which puts reconstruction and KL on the
-    scale the data itself supports. ``transform`` returns the mean of q(z|x); ``predict`` the most probable
+    likelihood is Gaussian with one variance: ``NOISE_VARIANCE_SCALE`` (10) times the
+    pretrained autoencoder's mean squared reconstruction error, so that reconstruction is
+    measured against the error the data allows and the KL to the mixture can still move the
+    embedding. ``transform`` returns the mean of q(z|x); ``predict`` the most probable
     component p(c|z) there.
 
     Parameters
