@@ -7,6 +7,10 @@ Parts (each writes its own section of docs/benchmarks.md; results are kept in
 bench/results/heads.json so parts and seeds can be run separately):
 - autok: AEKMeans(n_clusters="auto") with the default k_range (2, 20) and criterion (silhouette)
   on digits, USPS and MNIST-test: the k it picks.
+- candidates: the alternative select_n_clusters' docstring reports as not adopted. On the pretrained
+  embedding of each seed, k in 2..20 by silhouette on the embedding, with random states 0-2, of
+  k-means candidates (select_n_clusters as it is) and of Gaussian mixtures on a 10-d UMAP layout
+  of the embedding (N2D's clustering): the k each picks.
 - ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its UMAP manifold and
   on its autoencoder embedding; ACC and whether the linkage matrix is valid.
 - distill: an N2D teacher on MNIST-test, then distill() a Student on 80% of the rows; agreement on
@@ -21,16 +25,21 @@ import time
 
 import numpy as np
 from scipy.cluster.hierarchy import is_valid_linkage
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
 
 from deepclust import N2D, AEKMeans, Hierarchical, distill
+from deepclust.cluster import select_n_clusters
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
+from deepclust.methods.n2d import umap_layout
 from deepclust.metrics import cluster_accuracy
 
 from _sections import ROOT, update_section
 from quality import commit, machine
 
 RESULTS = ROOT / "bench" / "results" / "heads.json"
+PER_DATASET = ("autok", "candidates")  # parts whose results are kept per data set, then per seed
 
 
 def auto_k(dataset: str, seed: int) -> dict:
@@ -38,6 +47,33 @@ def auto_k(dataset: str, seed: int) -> dict:
     start = time.perf_counter()
     model = AEKMeans(n_clusters="auto", input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X)
     return {"k": model.n_clusters_, "acc": cluster_accuracy(y, model.labels_), "seconds": time.perf_counter() - start}
+
+
+def kmeans_candidates_k(Z: np.ndarray, seed: int) -> int:
+    """k in 2..20 as select_n_clusters picks it: k-means candidates, silhouette on Z."""
+    return select_n_clusters(Z, random_state=seed).best_k
+
+
+def manifold_candidates_k(Z: np.ndarray, seed: int) -> int:
+    """k in 2..20 whose Gaussian mixture on a 10-d UMAP layout of Z has the best silhouette on Z."""
+    layout = umap_layout(Z, 10, n_neighbors=20, min_dist=0.0, seed=seed)
+    scores = {}
+    for k in range(2, 21):
+        labels = GaussianMixture(k, n_init=3, random_state=seed).fit(layout).predict(layout)
+        scores[k] = silhouette_score(Z, labels, sample_size=5000 if len(Z) > 5000 else None, random_state=seed)
+    return max(reversed(scores), key=scores.get)
+
+
+def candidates(dataset: str, seed: int) -> dict:
+    X, _ = load(dataset)
+    Z = AEKMeans(n_clusters=10, input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X).transform(X)
+    result = {"kmeans": [], "manifold": [], "kmeans_seconds": 0.0, "manifold_seconds": 0.0}
+    for state in range(3):
+        for name, pick in (("kmeans", kmeans_candidates_k), ("manifold", manifold_candidates_k)):
+            start = time.perf_counter()
+            result[name].append(pick(Z, state))
+            result[f"{name}_seconds"] += (time.perf_counter() - start) / 3
+    return result
 
 
 def ward(seed: int) -> dict:
@@ -81,12 +117,17 @@ def summary(runs: dict, key: str) -> str:
 
 
 def render(results: dict) -> None:
-    header = (
-        f"Command: `python bench/heads.py`. Machine: {machine()}. Default parameters unless stated; every model is "
-        "told its data set's image shape (`input_shape`), so USPS and MNIST-test train on rotated and shifted copies."
-    )
+    def header(part: str) -> str:
+        """The command of ``part`` and the machine line each of its runs was measured on (a re-render keeps them)."""
+        nested = results[part].values() if part in PER_DATASET else [results[part]]
+        machines = "; ".join(sorted({run["machine"] for by_seed in nested for run in by_seed.values()}))
+        return (
+            f"Command: `python bench/heads.py --parts {part}`. Machine: {machines}. Default parameters unless stated; every model is "
+            "told its data set's image shape (`input_shape`), so USPS and MNIST-test train on rotated and shifted copies."
+        )
+
     if "autok" in results:
-        lines = [header, "`AEKMeans(n_clusters=\"auto\")`: k_range (2, 20), criterion silhouette on the pretrained embedding.", "",
+        lines = [header("autok"), "`AEKMeans(n_clusters=\"auto\")`: k_range (2, 20), criterion silhouette on the pretrained embedding.", "",
                  "| dataset | seeds | chosen k | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|"]
         for dataset in DATASETS:
             runs = results["autok"].get(dataset)
@@ -94,9 +135,24 @@ def render(results: dict) -> None:
                 lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'acc')} | "
                              f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {summary(runs, 'commit')} |")
         update_section("Choosing the number of clusters (`bench/heads.py`)", "\n".join(lines))
+    if "candidates" in results:
+        lines = [header("candidates"), "Candidate clusterings for choosing k, on the embedding of `AEKMeans(n_clusters=10)` of each seed: k in "
+                 "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, random_state=r)` for "
+                 "k-means candidates; a full-covariance GMM with 3 restarts on a 10-d UMAP layout of Z, 20 neighbours, "
+                 "`min_dist=0`, for manifold candidates). Seconds: mean per selection.", "",
+                 "| dataset | candidates | picks (seed: states 0,1,2) | within 10 ± 1 | seconds | commit |", "|---|---|---|---|---|---|"]
+        for dataset in DATASETS:
+            runs = results["candidates"].get(dataset)
+            for name in ("kmeans", "manifold") if runs else ():
+                picks = [k for run in runs.values() for k in run[name]]
+                hits = sum(abs(k - 10) <= 1 for k in picks)
+                shown = " / ".join(f"{seed}: {','.join(map(str, run[name]))}" for seed, run in runs.items())
+                lines.append(f"| {dataset} | {name} | {shown} | {hits} of {len(picks)} | "
+                             f"{np.mean([run[f'{name}_seconds'] for run in runs.values()]):.1f} | {summary(runs, 'commit')} |")
+        update_section("Candidate clusterings for choosing k (`bench/heads.py --parts candidates`)", "\n".join(lines))
     if "ward" in results:
         runs = results["ward"]
-        lines = [header, "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.", "",
+        lines = [header("ward"), "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.", "",
                  "| input to ward | seeds | ACC | linkage matrix valid | commit |", "|---|---|---|---|---|",
                  f"| N2D's UMAP manifold | {','.join(runs)} | {summary(runs, 'manifold_acc')} | {summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
                  f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
@@ -104,7 +160,7 @@ def render(results: dict) -> None:
         update_section("Hierarchical clustering on a learned embedding (`bench/heads.py`)", "\n".join(lines))
     if "distill" in results:
         runs = results["distill"]
-        lines = [header, "Teacher: N2D on MNIST-test. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
+        lines = [header("distill"), "Teacher: N2D on MNIST-test. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
                  "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
                  "Throughput: `predict` on all 10000 rows, rows per second.", "",
                  "| seeds | teacher ACC | student ACC | held-out agreement | student rows/s | teacher rows/s | speed-up | commit |",
@@ -118,8 +174,9 @@ def render(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", default=["autok", "ward", "distill"], choices=["autok", "ward", "distill"])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok")
+    parts = ["autok", "candidates", "ward", "distill"]
+    parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok and candidates")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -128,7 +185,7 @@ def main() -> None:
         node = results.setdefault(part, {})
         for step in path:
             node = node.setdefault(step, {})
-        node[key] = {**result, "commit": commit()}
+        node[key] = {**result, "commit": commit(), "machine": machine()}
         write_json(RESULTS, results)
         print(part, *path, key, {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}, flush=True)
 
@@ -136,6 +193,9 @@ def main() -> None:
         if "autok" in args.parts:
             for dataset in args.datasets:
                 save("autok", str(seed), auto_k(dataset, seed), dataset)
+        if "candidates" in args.parts:
+            for dataset in args.datasets:
+                save("candidates", str(seed), candidates(dataset, seed), dataset)
         if "ward" in args.parts:
             save("ward", str(seed), ward(seed))
         if "distill" in args.parts:

@@ -87,12 +87,12 @@ def select_n_clusters(
     BIC 4 and Calinski-Harabasz 2. Silhouette was also the fastest: 1 s on digits against
     4 s for stability and 11 s for BIC, and 9 s on 100,000 points in 10-d (one thread).
 
-    The candidate clusterings stay k-means on ``Z``. A mixture on a 10-d UMAP layout of ``Z``
-    (N2D's clustering), still scored by silhouette on ``Z``, was tried on the autoencoder
-    embeddings of digits, USPS and MNIST-test (seeds 0-2, three layouts each). It kept digits
-    within 10 +- 1 in all 9 selections, but USPS in 3 of 9 (k=2 scored highest in the rest) and
-    MNIST-test in 6 of 9, against 2, 1 and 2 of 3 for k-means on the same embeddings: no clear
-    gain, for 6-20 s of UMAP per selection.
+    The candidate clusterings stay k-means on ``Z``. Gaussian mixtures on a 10-d UMAP layout of
+    ``Z`` (N2D's clustering), still scored by silhouette on ``Z``, were measured against them on the
+    autoencoder embeddings of digits, USPS and MNIST-test (seeds 0-2, random states 0-2 each;
+    ``python bench/heads.py --parts candidates``): within 10 +- 1 in 16 of 27 selections against
+    13 of 27 (digits 5 against 3 of 9, USPS 4 against 3, MNIST-test 7 and 7; on USPS both often
+    pick k=2), for 5 times the time (6-19 s a selection against 1-4 s): no clear gain.
 
     Parameters
     ----------

@@ -36,6 +36,27 @@ def umap_epochs(n_rows: int) -> int:
     return SMALL_DATA_UMAP_EPOCHS if n_rows < SMALL_DATA_ROWS else UMAP_EPOCHS
 
 
+def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
+    """UMAP coordinates of the rows of ``z`` (N2D's manifold); tiny inputs get the neighbours and components they allow."""
+    from umap import UMAP  # imported here: numba compilation makes the import slow
+
+    n_neighbors = min(n_neighbors, len(z) - 1)
+    # Exact neighbours from scikit-learn (a tree search in the low-dimensional embedding) spare
+    # UMAP its approximate search, whose numba compilation alone took 20 s of every new process.
+    distances, neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(z).kneighbors(z)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
+        warnings.filterwarnings("ignore", message=".*precomputed_knn.*")  # no search index: none is needed
+        return UMAP(
+            n_components=min(n_components, len(z) - 2),
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            n_epochs=umap_epochs(len(z)),
+            precomputed_knn=(neighbours, distances, None),
+            random_state=seed,
+        ).fit_transform(z)
+
+
 @register("n2d", "Autoencoder, then UMAP of the embedding (min_dist=0), then a Gaussian mixture (N2D).")
 class N2D(DeepClusterer):
     """N2D, "(Not Too) Deep" clustering (scikit-learn API).
@@ -144,28 +165,11 @@ class N2D(DeepClusterer):
         self.gmm_n_init = gmm_n_init
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        from umap import UMAP  # imported here: numba compilation makes the import slow
-
         if len(data) < 4:
             raise InputError(f"N2D needs at least 4 samples to learn a UMAP manifold, got {len(data)} sample(s)")
         z = self._embed(data).cpu().numpy()
         n_components = self.umap_dim or self.n_clusters_
-        # UMAP needs more rows than neighbours and components; tiny inputs get what they allow.
-        n_neighbors = min(self.umap_neighbors, len(z) - 1)
-        # Exact neighbours from scikit-learn (a tree search in the low-dimensional embedding) spare
-        # UMAP its approximate search, whose numba compilation alone took 20 s of every new process.
-        distances, neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(z).kneighbors(z)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
-            warnings.filterwarnings("ignore", message=".*precomputed_knn.*")  # no search index: none is needed
-            manifold = UMAP(
-                n_components=min(n_components, len(z) - 2),
-                n_neighbors=n_neighbors,
-                min_dist=self.umap_min_dist,
-                n_epochs=umap_epochs(len(z)),
-                precomputed_knn=(neighbours, distances, None),
-                random_state=seed,
-            ).fit_transform(z)
+        manifold = umap_layout(z, n_components, n_neighbors=self.umap_neighbors, min_dist=self.umap_min_dist, seed=seed)
         self.training_embedding_ = z
         self.manifold_ = manifold.astype(np.float32)
         self.gmm_ = GaussianMixture(
