@@ -21,6 +21,7 @@ import json
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -74,17 +75,22 @@ def throughput(model) -> dict:
     return {"train_gflops": achieved, "matmul_gflops": matmul_gflops(shapes, model.batch_size, dtype), "dtype": str(dtype)}
 
 
+def seconds_per_call(work: Callable[[], object], repeats: int, warmup: int) -> float:
+    """Mean wall seconds of ``work()`` over ``repeats`` calls, after ``warmup`` untimed ones
+    (oneDNN builds its kernels on the first calls)."""
+    for _ in range(warmup):
+        work()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        work()
+    return (time.perf_counter() - start) / repeats
+
+
 def matmul_gflops(shapes: list[tuple[int, int]], batch: int, dtype: torch.dtype, repeats: int = 30) -> float:
     """GFLOP/s of torch.matmul over the layers' forward shapes (batch x in) @ (in x out), in the pretraining's dtype."""
     operands = [(torch.randn(batch, i, dtype=dtype), torch.randn(i, o, dtype=dtype)) for i, o in shapes]
-    for a, b in operands:
-        a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        for a, b in operands:
-            a @ b
-    seconds = time.perf_counter() - start
-    return repeats * sum(2 * batch * i * o for i, o in shapes) / seconds / 1e9
+    seconds = seconds_per_call(lambda: [a @ b for a, b in operands], repeats, warmup=1)
+    return sum(2 * batch * i * o for i, o in shapes) / seconds / 1e9
 
 
 def step_milliseconds(model, X: np.ndarray, repeats: int = 30) -> dict:
@@ -110,16 +116,11 @@ def step_milliseconds(model, X: np.ndarray, repeats: int = 30) -> dict:
         forward_backward()
         optimizer.step()
 
-    timings = {}
     with flushed_denormals():
-        for name, work in (("forward_backward_ms", forward_backward), ("step_ms", step)):
-            for _ in range(5):  # oneDNN builds its kernels on the first calls
-                work()
-            start = time.perf_counter()
-            for _ in range(repeats):
-                work()
-            timings[name] = (time.perf_counter() - start) / repeats * 1000
-    return timings
+        return {
+            "forward_backward_ms": seconds_per_call(forward_backward, repeats, warmup=5) * 1000,
+            "step_ms": seconds_per_call(step, repeats, warmup=5) * 1000,
+        }
 
 
 def measure_throughput(dataset: str, X: np.ndarray, precision: str) -> dict:
