@@ -13,8 +13,9 @@ bench/results/heads.json so parts and seeds can be run separately):
   of the embedding (N2D's clustering): the k each picks.
 - ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its UMAP manifold and
   on its autoencoder embedding; ACC and whether the linkage matrix is valid.
-- distill: an N2D teacher on MNIST-test, then distill() a Student on 80% of the rows; agreement on
-  the 20% held out, and assignment throughput (rows/s) of student and teacher on all 10000 rows.
+- distill: a teacher (IDEC and N2D, each with default parameters) on MNIST-test, then distill() a
+  Student on 80% of the rows; agreement on the 20% held out, and assignment throughput (rows/s) of
+  student and teacher on all 10000 rows.
 """
 
 from __future__ import annotations
@@ -28,18 +29,18 @@ from scipy.cluster.hierarchy import is_valid_linkage
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 
-from deepclust import N2D, AEKMeans, Hierarchical, distill
+from deepclust import IDEC, N2D, AEKMeans, Hierarchical, distill
 from deepclust.cluster import select_n_clusters
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
-from deepclust.methods.n2d import umap_layout
+from deepclust.cluster.manifold import umap_layout
 from deepclust.metrics import cluster_accuracy
 
 from _sections import ROOT, update_section
 from quality import commit, machine
 
 RESULTS = ROOT / "bench" / "results" / "heads.json"
-PER_DATASET = ("autok", "candidates")  # parts whose results are kept per data set, then per seed
+NESTED = ("autok", "candidates", "distill")  # parts whose results are kept per data set or teacher, then per seed
 
 
 def auto_k(dataset: str, seed: int) -> dict:
@@ -95,9 +96,13 @@ def rows_per_second(predict, X: np.ndarray, repeats: int = 3) -> float:
     return repeats * len(X) / (time.perf_counter() - start)
 
 
-def distillation(seed: int) -> dict:
+#: The teachers of the distill part, by the name results and the table use.
+TEACHERS = {"idec": IDEC, "n2d": N2D}
+
+
+def distillation(teacher_name: str, seed: int) -> dict:
     X, y = load("mnist_test")
-    teacher = N2D(n_clusters=10, input_shape=IMAGE_SHAPES["mnist_test"], random_state=seed).fit(X)
+    teacher = TEACHERS[teacher_name](n_clusters=10, input_shape=IMAGE_SHAPES["mnist_test"], random_state=seed).fit(X)
     start = time.perf_counter()
     student = distill(teacher, X, random_state=seed)
     return {
@@ -119,7 +124,7 @@ def summary(runs: dict, key: str) -> str:
 def render(results: dict) -> None:
     def header(part: str) -> str:
         """The command of ``part`` and the machine line each of its runs was measured on (a re-render keeps them)."""
-        nested = results[part].values() if part in PER_DATASET else [results[part]]
+        nested = results[part].values() if part in NESTED else [results[part]]
         machines = "; ".join(sorted({run["machine"] for by_seed in nested for run in by_seed.values()}))
         return (
             f"Command: `python bench/heads.py --parts {part}`. Machine: {machines}. Default parameters unless stated; every model is "
@@ -159,16 +164,16 @@ def render(results: dict) -> None:
                  f"| (N2D's own GMM labels) | {','.join(runs)} | {summary(runs, 'n2d_acc')} | | {summary(runs, 'commit')} |"]
         update_section("Hierarchical clustering on a learned embedding (`bench/heads.py`)", "\n".join(lines))
     if "distill" in results:
-        runs = results["distill"]
-        lines = [header("distill"), "Teacher: N2D on MNIST-test. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
+        lines = [header("distill"), "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
                  "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
                  "Throughput: `predict` on all 10000 rows, rows per second.", "",
-                 "| seeds | teacher ACC | student ACC | held-out agreement | student rows/s | teacher rows/s | speed-up | commit |",
-                 "|---|---|---|---|---|---|---|---|"]
-        student = np.mean([r["student_rows_per_s"] for r in runs.values()])
-        teacher = np.mean([r["teacher_rows_per_s"] for r in runs.values()])
-        lines.append(f"| {','.join(runs)} | {summary(runs, 'teacher_acc')} | {summary(runs, 'student_acc')} | {summary(runs, 'agreement')} | "
-                     f"{student:,.0f} | {teacher:,.0f} | {student / teacher:.1f}x | {summary(runs, 'commit')} |")
+                 "| teacher | seeds | teacher ACC | student ACC | held-out agreement | student rows/s | teacher rows/s | speed-up | commit |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for name, runs in results["distill"].items():
+            student = np.mean([r["student_rows_per_s"] for r in runs.values()])
+            teacher = np.mean([r["teacher_rows_per_s"] for r in runs.values()])
+            lines.append(f"| {TEACHERS[name].__name__} | {','.join(runs)} | {summary(runs, 'teacher_acc')} | {summary(runs, 'student_acc')} | "
+                         f"{summary(runs, 'agreement')} | {student:,.0f} | {teacher:,.0f} | {student / teacher:.1f}x | {summary(runs, 'commit')} |")
         update_section("Distillation (`bench/heads.py`)", "\n".join(lines))
 
 
@@ -178,6 +183,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok and candidates")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--teachers", nargs="+", default=list(TEACHERS), choices=TEACHERS, help="for distill")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
@@ -199,7 +205,8 @@ def main() -> None:
         if "ward" in args.parts:
             save("ward", str(seed), ward(seed))
         if "distill" in args.parts:
-            save("distill", str(seed), distillation(seed))
+            for name in args.teachers:
+                save("distill", str(seed), distillation(name, seed), name)
     render(results)
 
 

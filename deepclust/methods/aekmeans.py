@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from deepclust.methods.base import DeepClusterer
@@ -24,5 +23,4 @@ class AEKMeans(DeepClusterer):
     """
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        kmeans = self._kmeans_on_embedding(self._embed(data), seed)
-        self.cluster_centers_ = kmeans.cluster_centers_.astype(np.float32)
+        _, self.cluster_centers_ = self._initial_clusters(self._embed(data), seed)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepclust.methods.base import DeepClusterer
+from deepclust.methods.base import CLUSTER_INITS, DeepClusterer
 from deepclust.objectives import StudentTObjective, target_distribution
 from deepclust.registry import register
 from deepclust.train import map_batches
@@ -22,6 +22,7 @@ STUDENT_T_CONSTRAINTS: dict[str, tuple] = {
     "update_interval": (int, 1, None),
     "tol": (float, 0.0, 1.0),
     "alpha": (float, 1e-6, None),
+    "init": ("choice", CLUSTER_INITS),
 }
 
 
@@ -29,7 +30,7 @@ STUDENT_T_CONSTRAINTS: dict[str, tuple] = {
 class DEC(DeepClusterer):
     """Deep Embedded Clustering (scikit-learn API).
 
-    Pretrains an autoencoder, initialises centres by k-means on the embedding, then trains
+    Pretrains an autoencoder, initialises centres from a clustering of the embedding, then trains
     encoder and centres to minimise KL(P || Q), where Q is the Student's t soft assignment and
     the target P is recomputed over the whole data set every ``update_interval`` batches.
     Training stops when fewer than a fraction ``tol`` of labels change between targets, or
@@ -45,6 +46,15 @@ class DEC(DeepClusterer):
         Stop when the fraction of changed labels between two targets falls below this.
     alpha : float
         Degrees of freedom of the Student's t kernel.
+    init : {"manifold", "kmeans"}
+        Where the centres start. ``"manifold"``: the clusters N2D finds on the pretrained
+        embedding (a Gaussian mixture, 5 restarts, on its UMAP layout: 20 neighbours,
+        ``min_dist=0``, one component per cluster), each centre the mean embedding of its rows.
+        ``"kmeans"``: k-means with 20 restarts, as in the papers. Self-training sharpens the
+        clusters it starts from but seldom undoes a merge: from the manifold IDEC reached ACC
+        0.888 on digits, 0.945 on USPS and 0.952 on MNIST-test, against 0.821, 0.796 and 0.870
+        from k-means; DEC 0.869, 0.896 and 0.929 against 0.808, 0.771 and 0.837 (seeds 0-2,
+        ``bench/quality.py``). The layout adds about 3 s on digits and 7-11 s on MNIST-test.
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -75,6 +85,7 @@ class DEC(DeepClusterer):
         update_interval: int = 140,
         tol: float = 1e-3,
         alpha: float = 1.0,
+        init: str = "manifold",
         batch_size: int = 256,
         lr: float = 1e-3,
         precision: str = "auto",
@@ -104,6 +115,7 @@ class DEC(DeepClusterer):
         self.update_interval = update_interval
         self.tol = tol
         self.alpha = alpha
+        self.init = init
 
     def _clustering_weight(self) -> float | None:
         """Weight of the clustering loss beside reconstruction; None: no reconstruction (DEC drops the decoder)."""
@@ -111,8 +123,8 @@ class DEC(DeepClusterer):
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         ae = self.autoencoder_.train()
-        kmeans = self._kmeans_on_embedding(self._embed(data), seed)
-        objective = StudentTObjective(torch.from_numpy(kmeans.cluster_centers_).to(data), self.alpha)
+        _, centres = self._initial_clusters(self._embed(data), seed, self.init)
+        objective = StudentTObjective(torch.from_numpy(centres).to(data), self.alpha)
         gamma = self._clustering_weight()
         state: dict[str, torch.Tensor] = {}
 
@@ -182,6 +194,7 @@ class IDEC(DEC):
         update_interval: int = 140,
         tol: float = 1e-3,
         alpha: float = 1.0,
+        init: str = "manifold",
         gamma: float = 0.1,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -205,6 +218,7 @@ class IDEC(DEC):
             update_interval=update_interval,
             tol=tol,
             alpha=alpha,
+            init=init,
             batch_size=batch_size,
             lr=lr,
             precision=precision,

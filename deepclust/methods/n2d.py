@@ -9,52 +9,18 @@ through Barnes-Hut t-SNE, so any number of clusters works.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
-#: UMAP's layout epochs below ``SMALL_DATA_ROWS`` rows (UMAP's own default), where they are cheap and
-#: settle the layout: digits, seeds 0-5, N2D ACC 0.880 -> 0.912 and ward on the manifold 0.849 -> 0.909.
-SMALL_DATA_UMAP_EPOCHS = 500
-#: ... and from there on: 500 on MNIST-test took 2.4 times as long for the same ACC (0.950 against
-#: 0.949, seed 0; USPS 0.965 against 0.964).
-UMAP_EPOCHS = 200
-SMALL_DATA_ROWS = 5_000
 INTERPOLATION_NEIGHBOURS = 5  # fewer smear a new row less across cluster borders (see N2D's docstring)
-
-
-def umap_epochs(n_rows: int) -> int:
-    """UMAP's layout epochs for a manifold of ``n_rows`` rows."""
-    return SMALL_DATA_UMAP_EPOCHS if n_rows < SMALL_DATA_ROWS else UMAP_EPOCHS
-
-
-def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
-    """UMAP coordinates of the rows of ``z`` (N2D's manifold); tiny inputs get the neighbours and components they allow."""
-    from umap import UMAP  # imported here: numba compilation makes the import slow
-
-    n_neighbors = min(n_neighbors, len(z) - 1)
-    # Exact neighbours from scikit-learn (a tree search in the low-dimensional embedding) spare
-    # UMAP its approximate search, whose numba compilation alone took 20 s of every new process.
-    distances, neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(z).kneighbors(z)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
-        warnings.filterwarnings("ignore", message=".*precomputed_knn.*")  # no search index: none is needed
-        return UMAP(
-            n_components=min(n_components, len(z) - 2),
-            n_neighbors=n_neighbors,
-            min_dist=min_dist,
-            n_epochs=umap_epochs(len(z)),
-            precomputed_knn=(neighbours, distances, None),
-            random_state=seed,
-        ).fit_transform(z)
 
 
 @register("n2d", "Autoencoder, then UMAP of the embedding (min_dist=0), then a Gaussian mixture (N2D).")
@@ -165,26 +131,23 @@ class N2D(DeepClusterer):
         self.gmm_n_init = gmm_n_init
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        if len(data) < 4:
-            raise InputError(f"N2D needs at least 4 samples to learn a UMAP manifold, got {len(data)} sample(s)")
+        if len(data) < MIN_MANIFOLD_ROWS:
+            raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a UMAP manifold, got {len(data)} sample(s)")
         z = self._embed(data).cpu().numpy()
-        n_components = self.umap_dim or self.n_clusters_
-        manifold = umap_layout(z, n_components, n_neighbors=self.umap_neighbors, min_dist=self.umap_min_dist, seed=seed)
+        found = cluster_on_manifold(
+            z,
+            self.n_clusters_,
+            seed=seed,
+            n_components=self.umap_dim,
+            n_neighbors=self.umap_neighbors,
+            min_dist=self.umap_min_dist,
+            covariance=self.gmm_covariance,
+            n_init=self.gmm_n_init,
+        )
         self.training_embedding_ = z
-        self.manifold_ = manifold.astype(np.float32)
-        self.gmm_ = GaussianMixture(
-            self.n_clusters_, covariance_type=self.gmm_covariance, n_init=self.gmm_n_init, random_state=seed
-        ).fit(self.manifold_)
-        labels = self.gmm_.predict(self.manifold_)
-        # Centres live in the autoencoder's embedding, like every method's; an empty component
-        # takes the training row nearest its mean on the manifold.
-        centers = [
-            z[labels == c].mean(axis=0)
-            if np.any(labels == c)
-            else z[((self.manifold_ - self.gmm_.means_[c]) ** 2).sum(axis=1).argmin()]
-            for c in range(self.n_clusters_)
-        ]
-        self.cluster_centers_ = np.stack(centers).astype(np.float32)
+        self.manifold_, self.gmm_ = found.layout, found.mixture
+        # Centres live in the autoencoder's embedding, like every method's.
+        self.cluster_centers_ = found.centres
 
     def _to_manifold(self, z: np.ndarray) -> np.ndarray:
         """UMAP coordinates of embedded rows: inverse-distance mean over their nearest training rows."""

@@ -25,14 +25,16 @@ class KMeansObjective(nn.Module):
         return (z - self.centers[assignment]).pow(2).sum(dim=1).mean()
 
     @torch.no_grad()
-    def update(self, z: torch.Tensor) -> None:
+    def update(self, z: torch.Tensor) -> torch.Tensor:
         """Assign a batch, then move each centroid towards its points with step 1/count (DCN eq. 8).
 
         The step shrinks as a cluster accumulates points, as in online k-means; adding the
-        batch's points at once equals visiting them one by one to first order.
+        batch's points at once equals visiting them one by one to first order. Returns the
+        assignment (index of the nearest centroid of each row, before the move).
         """
         assignment = self.assign(z)
         sums = torch.zeros_like(self.centers).index_add_(0, assignment, z)
         sizes = torch.bincount(assignment, minlength=len(self.centers)).to(z.dtype)
         self.counts += sizes
         self.centers += (sums - sizes[:, None] * self.centers) / self.counts[:, None]
+        return assignment
