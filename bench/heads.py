@@ -31,9 +31,9 @@ from sklearn.mixture import GaussianMixture
 
 from deepclust import IDEC, N2D, AEKMeans, Hierarchical, distill
 from deepclust.cluster import select_n_clusters
+from deepclust.cluster.manifold import umap_layout
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
-from deepclust.cluster.manifold import umap_layout
 from deepclust.metrics import cluster_accuracy
 
 from _sections import ROOT, update_section

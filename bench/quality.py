@@ -197,6 +197,12 @@ def loop_ms(run: dict) -> float:
     return run["batch_size"] * 1000 / run["samples_per_s"]
 
 
+def step_split(run: dict) -> dict[str, float]:
+    """Milliseconds per batch of a throughput run: the loop, forward+backward, the Adam update, preparing the batch."""
+    loop, forward_backward, step = loop_ms(run), run["forward_backward_ms"], run["step_ms"]
+    return {"loop": loop, "fwd_bwd": forward_backward, "adam": step - forward_backward, "batch": loop - step}
+
+
 def forward_backward_ratio(run: dict) -> float:
     """GFLOP/s of forward and backward alone (the loop's flops in their milliseconds) against plain matmul."""
     return run["train_gflops"] * loop_ms(run) / run["forward_backward_ms"] / run["matmul_gflops"]
@@ -228,8 +234,8 @@ def render_throughput(results: dict) -> str:
         for precision, run in results.get(dataset, {}).items():
             split = "— | — | — | — | —"  # runs saved before the split was measured
             if "step_ms" in run:
-                loop, fb, step = loop_ms(run), run["forward_backward_ms"], run["step_ms"]
-                split = f"{loop:.1f} | {fb:.1f} | {step - fb:.1f} | {loop - step:.1f} | {forward_backward_ratio(run):.2f}"
+                ms = step_split(run)
+                split = f"{ms['loop']:.1f} | {ms['fwd_bwd']:.1f} | {ms['adam']:.1f} | {ms['batch']:.1f} | {forward_backward_ratio(run):.2f}"
             lines.append(
                 f"| {dataset} | {precision} | {run['samples_per_s']:.0f} | {run['train_gflops']:.1f} | "
                 f"{run['matmul_gflops']:.1f} | {run['train_gflops'] / run['matmul_gflops']:.2f} | {split} | {run['commit']} |"
@@ -238,9 +244,8 @@ def render_throughput(results: dict) -> str:
     if bf16:
         ratios = [run["train_gflops"] / run["matmul_gflops"] for run in bf16]
         fb_ratios = [forward_backward_ratio(run) for run in bf16]
-        adam = [run["step_ms"] - run["forward_backward_ms"] for run in bf16]
-        batch = [loop_ms(run) - run["step_ms"] for run in bf16]
-        loops = [loop_ms(run) for run in bf16]
+        splits = [step_split(run) for run in bf16]
+        adam, batch, loops = ([ms[part] for ms in splits] for part in ("adam", "batch", "loop"))
         lines += [
             "",
             f"In bfloat16 the loop reaches {span(ratios, '.2f')} of the plain matmul rate, and forward and backward "

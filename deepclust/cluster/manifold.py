@@ -1,10 +1,5 @@
-"""Clusters on a UMAP manifold of an embedding: N2D's clustering, and DEC/IDEC/DCN's starting point.
-
-McConville et al. (2020), "N2D": UMAP (``min_dist=0``, as many components as clusters) pulls
-each cluster's manifold together and a full-covariance Gaussian mixture finds the clusters
-there. UMAP is asked for its components directly and never goes through Barnes-Hut t-SNE, so
-any number of clusters works.
-"""
+"""Clusters on a UMAP manifold of an embedding: N2D's clustering (see :mod:`deepclust.methods.n2d`),
+and where DEC, IDEC and DCN start with ``init="manifold"``."""
 
 from __future__ import annotations
 

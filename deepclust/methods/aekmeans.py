@@ -23,4 +23,4 @@ class AEKMeans(DeepClusterer):
     """
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        _, self.cluster_centers_ = self._initial_clusters(self._embed(data), seed)
+        _, self.cluster_centers_ = self._initial_clusters(self._embed(data), seed, "kmeans")

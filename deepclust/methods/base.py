@@ -262,7 +262,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.k_scores_ = selection.scores
         return selection.best_k
 
-    def _initial_clusters(self, z: torch.Tensor, seed: int, init: str = "kmeans") -> tuple[np.ndarray, np.ndarray]:
+    def _initial_clusters(self, z: torch.Tensor, seed: int, init: str) -> tuple[np.ndarray, np.ndarray]:
         """Labels and centres (float32) on the current embedding ``z``, where a clustering phase starts.
 
         ``"kmeans"``: k-means with 20 restarts. ``"manifold"``: N2D's clusters

@@ -99,15 +99,14 @@ class DCN(DeepClusterer):
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         ae = self.autoencoder_.train()
         labels, centres = self._initial_clusters(self._embed(data), seed, self.init)
-        sizes = torch.from_numpy(np.bincount(labels, minlength=self.n_clusters_))
-        objective = KMeansObjective(torch.from_numpy(centres).to(data), sizes.to(data))
-
         # Each row keeps the cluster it was last assigned (the paper's s_i), starting from the initial
         # clustering's labels: the network step pulls it towards that centroid, then the row is
         # reassigned to its nearest one. Manifold clusters are not convex in the embedding, so their
         # nearest centres alone would undo part of them (MNIST-test seed 0: ACC 0.945 -> 0.866; DCN
         # ended at 0.846 from those, 0.909 from the labels).
         assigned = torch.from_numpy(labels.astype(np.int64)).to(data.device)
+        sizes = torch.bincount(assigned, minlength=self.n_clusters_)
+        objective = KMeansObjective(torch.from_numpy(centres).to(data), sizes.to(data))
 
         # Unlike DEC's, this phase sees the rows themselves: the k-means loss on augmented copies
         # pulled MNIST-test into one cluster (seed 1: ACC 0.114, against 0.766 on the rows).
