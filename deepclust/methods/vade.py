@@ -1,9 +1,11 @@
 """VaDE: a variational autoencoder whose prior is a Gaussian mixture, one component per cluster.
 
 Jiang et al. (2017), "Variational Deep Embedding". The schedule: pretrain the autoencoder,
-fit a GMM on its embedding to initialise the prior, then maximise the ELBO (reconstruction
-minus KL to the mixture prior) over encoder, decoder and prior together. Unlike the paper,
-the mixture's covariances are full and its fit is restarted (see ``GMM_N_INIT``).
+initialise the prior on its embedding, then maximise the ELBO (reconstruction minus KL to the
+mixture prior) over encoder, decoder and prior together. Unlike the paper, the mixture's
+covariances are full, and by default the prior starts from N2D's clusters of the embedding
+(``init="manifold"``) rather than from a GMM fitted to it (``init="gmm"``, restarted, see
+``GMM_N_INIT``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from deepclust.objectives import MixturePrior
 from deepclust.registry import register
 from deepclust.train import map_batches
 
+
+#: Where the prior starts (VaDE's ``init``), the default first.
+VADE_INITS = ("manifold", "gmm")
 
 #: Restarts of the full-covariance GMM that initialises the prior; the one of highest likelihood is kept.
 #: The clusters of the (augmented) embedding are correlated ellipsoids, and the ELBO phase mostly keeps
@@ -64,6 +69,15 @@ class VaDE(DeepClusterer):
         Epochs of ELBO training after the mixture is initialised.
     cluster_lr : float
         Adam learning rate of the ELBO phase.
+    init : {"manifold", "gmm"}
+        Where the mixture prior starts. ``"manifold"``: from the clusters N2D finds on the
+        pretrained embedding (as DEC's ``init="manifold"``), each component the weight, mean and
+        covariance of its cluster's rows. ``"gmm"``: a full-covariance Gaussian mixture fitted to
+        the embedding, most likely of ``GMM_N_INIT`` restarts (the paper's start, with full
+        covariances). The ELBO phase mostly keeps the clustering it starts from, and a mixture
+        fitted to the embedding itself merges and splits digits that its UMAP layout keeps apart:
+        on the pretrained embeddings of USPS and MNIST-test (seeds 0-2) the manifold-matched
+        mixture's own clusters scored ACC 0.95-0.96 against 0.79-0.94 for the fitted one.
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -83,7 +97,11 @@ class VaDE(DeepClusterer):
     >>> labels = VaDE(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
     """
 
-    _constraints = {"cluster_epochs": (int, 0, None), "cluster_lr": (float, 1e-12, None)}
+    _constraints = {
+        "cluster_epochs": (int, 0, None),
+        "cluster_lr": (float, 1e-12, None),
+        "init": ("choice", VADE_INITS),
+    }
 
     def __init__(
         self,
@@ -100,6 +118,7 @@ class VaDE(DeepClusterer):
         pretrain_epochs: int | str = "auto",
         cluster_epochs: int = 30,
         cluster_lr: float = 5e-4,
+        init: str = "manifold",
         batch_size: int = 256,
         lr: float = 1e-3,
         precision: str = "auto",
@@ -127,6 +146,7 @@ class VaDE(DeepClusterer):
         )
         self.cluster_epochs = cluster_epochs
         self.cluster_lr = cluster_lr
+        self.init = init
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         ae = self.autoencoder_
@@ -135,11 +155,7 @@ class VaDE(DeepClusterer):
             raise InputError(f"VaDE needs an encoder that ends in a linear layer; architecture={self.architecture!r} does not")
         body = ae.encoder[:-1]
         z = self._embed(data)
-        floor = max(COVARIANCE_FLOOR * float(z.var(dim=0, correction=0).mean()), 1e-6)
-        gmm = GaussianMixture(
-            self.n_clusters_, covariance_type="full", n_init=GMM_N_INIT, reg_covar=floor, random_state=seed
-        ).fit(z.cpu().numpy())
-        self.prior_ = MixturePrior(gmm.weights_, gmm.means_, gmm.covariances_).to(data.device)
+        self.prior_ = MixturePrior(*self._initial_mixture(z, seed)).to(data.device)
         # q(z|x) starts narrow: a hundredth of the embedding's spread, so early samples stay near the mean.
         self.logvar_head_ = nn.Linear(mean_head.in_features, mean_head.out_features).to(data.device)
         nn.init.zeros_(self.logvar_head_.weight)
@@ -164,6 +180,29 @@ class VaDE(DeepClusterer):
             parameters, negative_elbo, len(data), generator, self.cluster_epochs, "ELBO", lr=self.cluster_lr
         )
         self.cluster_centers_ = self.prior_.means.detach().cpu().numpy()
+
+    def _initial_mixture(self, z: torch.Tensor, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights, means and full covariances where the prior starts on the embedding ``z`` (see ``init``).
+
+        Every covariance gets ``COVARIANCE_FLOOR`` of the embedding's mean variance on its diagonal.
+        """
+        floor = max(COVARIANCE_FLOOR * float(z.var(dim=0, correction=0).mean()), 1e-6)
+        if self.init == "gmm":
+            gmm = GaussianMixture(
+                self.n_clusters_, covariance_type="full", n_init=GMM_N_INIT, reg_covar=floor, random_state=seed
+            ).fit(z.cpu().numpy())
+            return gmm.weights_, gmm.means_, gmm.covariances_
+        labels, means = self._initial_clusters(z, seed, "manifold")
+        z = z.cpu().numpy().astype(np.float64)
+        counts = np.bincount(labels, minlength=self.n_clusters_)
+        # A cluster of fewer than 2 rows has no spread to measure: it starts as a round component.
+        dim = z.shape[1]
+        covariances = np.stack([
+            np.atleast_2d(np.cov(z[labels == c], rowvar=False, bias=True)) if counts[c] > 1 else np.zeros((dim, dim))
+            for c in range(self.n_clusters_)
+        ])
+        weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
+        return weights, means, covariances + floor * np.eye(dim)
 
     def _state_modules(self) -> dict[str, Callable[[], nn.Module]]:
         k, d = self.n_clusters_, self.embedding_dim
