@@ -98,6 +98,21 @@ def flushed_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+@contextmanager
+def torch_threads_kept() -> Iterator[None]:
+    """Give torch back its CPU thread count after the block.
+
+    A seeded UMAP run resets OpenMP's thread count: in a process that had set torch to 1 thread,
+    every model trained after an N2D fit ran on 2, and the same seed gave other weights (digits,
+    N2D embeddings 1.24 apart at most).
+    """
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @flushed_denormals()  # for the whole loop; a @contextmanager is also a decorator
 def train(
     parameters: Iterable[torch.nn.Parameter],

@@ -51,6 +51,15 @@ def test_a_manifold_start_on_too_few_rows_for_umap_falls_back_to_kmeans():
     assert model.labels_[0] == model.labels_[1] != model.labels_[2]
 
 
+def test_a_umap_layout_leaves_torchs_thread_count_alone(one_torch_thread):
+    """A seeded UMAP run resets OpenMP's thread count; models trained after it then differed from the same seed's first."""
+    from deepclust.cluster.manifold import umap_layout
+
+    z = np.random.default_rng(0).random((300, 5), dtype=np.float32)
+    umap_layout(z, 2, n_neighbors=10, min_dist=0.0, seed=0)
+    assert torch.get_num_threads() == 1
+
+
 @pytest.mark.parametrize("cls", [AEKMeans, DEC, IDEC, DCN, N2D, VaDE])
 def test_method_recovers_separated_blobs(cls, blobs):
     X, y = blobs

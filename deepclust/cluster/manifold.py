@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from deepclust.train import torch_threads_kept
+
 #: UMAP's layout epochs below ``SMALL_DATA_ROWS`` rows (UMAP's own default), where they are cheap and
 #: settle the layout: digits, seeds 0-5, N2D ACC 0.880 -> 0.912 and ward on the manifold 0.849 -> 0.909.
 SMALL_DATA_UMAP_EPOCHS = 500
@@ -34,7 +36,7 @@ def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist:
     # Exact neighbours from scikit-learn (a tree search in the low-dimensional embedding) spare
     # UMAP its approximate search, whose numba compilation alone took 20 s of every new process.
     distances, neighbours = NearestNeighbors(n_neighbors=n_neighbors).fit(z).kneighbors(z)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch_threads_kept():
         warnings.filterwarnings("ignore", message=".*n_jobs value.*")  # seeded UMAP runs on one thread
         warnings.filterwarnings("ignore", message=".*precomputed_knn.*")  # no search index: none is needed
         layout = UMAP(

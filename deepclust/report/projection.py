@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from deepclust.errors import InputError
+from deepclust.train import torch_threads_kept
 
 MAP_METHODS = ("umap", "tsne", "pca")
 
@@ -53,7 +54,7 @@ def map_2d(embedding: np.ndarray, *, method: str = "umap", max_points: int = 500
         return Map2D(coordinates, rows, "t-SNE", n)
     import umap
 
-    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": reproducibility is the point
+    with warnings.catch_warnings(), torch_threads_kept():  # "n_jobs overridden by setting random_state": reproducibility is the point
         warnings.simplefilter("ignore", UserWarning)
         reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(sample) - 1), random_state=random_state)
         coordinates = reducer.fit_transform(sample)
