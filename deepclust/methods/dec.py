@@ -23,6 +23,7 @@ STUDENT_T_CONSTRAINTS: dict[str, tuple] = {
     "tol": (float, 0.0, 1.0),
     "alpha": (float, 1e-6, None),
     "init": ("choice", CLUSTER_INITS),
+    "cluster_lr": (float, 1e-12, None),
 }
 
 
@@ -57,6 +58,12 @@ class DEC(DeepClusterer):
         ``bench/quality.py``). The layout grows about linearly with the rows: about 3 s on digits,
         7-11 s on MNIST-test, 92 s for 100,000 rows of a 10-d embedding (2 cores), where k-means
         takes about 1 s; IDEC's training of that many rows takes about ten times as long.
+    cluster_lr : float
+        Adam learning rate of the clustering phase (``lr`` is pretraining's). DEC's 3e-4: with no
+        reconstruction term to hold the embedding, its self-training at 1e-3 drifted further from
+        the clusters it starts from. Measured with everything else default (seeds 0-2): USPS ACC
+        0.896 at 1e-3, 0.917 at 3e-4, 0.933 at 1e-4; MNIST-test 0.929, 0.923, 0.860; digits
+        0.869, 0.876, 0.884.
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -88,6 +95,7 @@ class DEC(DeepClusterer):
         tol: float = 1e-3,
         alpha: float = 1.0,
         init: str = "manifold",
+        cluster_lr: float = 3e-4,
         batch_size: int = 256,
         lr: float = 1e-3,
         precision: str = "auto",
@@ -118,6 +126,7 @@ class DEC(DeepClusterer):
         self.tol = tol
         self.alpha = alpha
         self.init = init
+        self.cluster_lr = cluster_lr
 
     def _clustering_weight(self) -> float | None:
         """Weight of the clustering loss beside reconstruction; None: no reconstruction (DEC drops the decoder)."""
@@ -153,7 +162,8 @@ class DEC(DeepClusterer):
 
         parameters = [*(ae.encoder.parameters() if gamma is None else ae.parameters()), *objective.parameters()]
         self.history_["clustering"] = self._train(
-            parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", before_step=refresh_target
+            parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
+            before_step=refresh_target,
         )
         self.cluster_centers_ = objective.centers.detach().cpu().numpy()
 
@@ -166,6 +176,9 @@ class IDEC(DEC):
     ----------
     gamma : float
         Weight of the clustering loss against the reconstruction loss (0.1 in the paper).
+    cluster_lr : float
+        Adam learning rate of the clustering phase: 1e-3, as pretraining; reconstruction holds
+        IDEC's embedding where DEC's drifts (see :class:`DEC`).
 
     The other parameters are those of :class:`DEC`.
 
@@ -197,6 +210,7 @@ class IDEC(DEC):
         tol: float = 1e-3,
         alpha: float = 1.0,
         init: str = "manifold",
+        cluster_lr: float = 1e-3,
         gamma: float = 0.1,
         batch_size: int = 256,
         lr: float = 1e-3,
@@ -221,6 +235,7 @@ class IDEC(DEC):
             tol=tol,
             alpha=alpha,
             init=init,
+            cluster_lr=cluster_lr,
             batch_size=batch_size,
             lr=lr,
             precision=precision,
