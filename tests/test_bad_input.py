@@ -65,6 +65,7 @@ def test_predict_with_the_wrong_number_of_features():
         ({"architecture": "transformer"}, "architecture must be one of \\['dense', 'conv', 'temporal'\\]"),
         ({"tol": 2.0}, "tol must be in \\[0.0, 1.0\\]"),
         ({"init": "random"}, "init must be one of \\['manifold', 'kmeans'\\], got 'random'"),
+        ({"cluster_lr": 0.0}, "cluster_lr must be in"),
         ({"architecture": "conv"}, "input_shape"),
         ({"architecture": "conv", "input_shape": (2, 2)}, "holds 4 values per sample, but X has 3 features"),
         ({"architecture": "temporal"}, "input_shape=\\(length,\\) or \\(channels, length\\)"),
