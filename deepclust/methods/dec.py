@@ -178,7 +178,8 @@ class IDEC(DEC):
         Weight of the clustering loss against the reconstruction loss (0.1 in the paper).
     cluster_lr : float
         Adam learning rate of the clustering phase: 1e-3, as pretraining; reconstruction holds
-        IDEC's embedding where DEC's drifts (see :class:`DEC`).
+        IDEC's embedding where DEC's drifts (see :class:`DEC`). 3e-4 gained on USPS (0.949
+        against 0.945) but lost on MNIST-test (seeds 0-1: 0.931 and 0.899 against 0.958 and 0.949).
 
     The other parameters are those of :class:`DEC`.
 
