@@ -54,8 +54,8 @@ class DEC(DeepClusterer):
         ``"kmeans"``: k-means with 20 restarts, as in the papers. Self-training sharpens the
         clusters it starts from but seldom undoes a merge: from the manifold IDEC reached ACC
         0.888 on digits, 0.945 on USPS and 0.952 on MNIST-test, against 0.821, 0.796 and 0.870
-        from k-means; DEC (``cluster_lr`` 1e-3) 0.869, 0.896 and 0.929 against 0.808, 0.771 and 0.837 (seeds 0-2,
-        ``bench/quality.py``). The layout grows about linearly with the rows: about 3 s on digits,
+        from k-means; DEC (``cluster_lr`` 1e-3) 0.869, 0.896 and 0.929 against 0.808, 0.771 and
+        0.837 (seeds 0-2, ``bench/quality.py``). The layout grows about linearly with the rows: about 3 s on digits,
         7-11 s on MNIST-test, 92 s for 100,000 rows of a 10-d embedding (2 cores), where k-means
         takes about 1 s; IDEC's training of that many rows takes about ten times as long.
     cluster_lr : float

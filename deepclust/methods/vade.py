@@ -195,16 +195,16 @@ class VaDE(DeepClusterer):
             ).fit(z.cpu().numpy())
             return gmm.weights_, gmm.means_, gmm.covariances_
         labels, means = self._initial_clusters(z, seed, "manifold")
-        z = z.cpu().numpy().astype(np.float64)
+        points = z.cpu().numpy().astype(np.float64)
+        dim = points.shape[1]
         counts = np.bincount(labels, minlength=self.n_clusters_)
         # A cluster of fewer than 2 rows has no spread to measure: it starts as a round component.
-        dim = z.shape[1]
         covariances = np.stack([
-            np.atleast_2d(np.cov(z[labels == c], rowvar=False, bias=True)) if counts[c] > 1 else np.zeros((dim, dim))
+            np.atleast_2d(np.cov(points[labels == c], rowvar=False, bias=True)) if counts[c] > 1 else np.zeros((dim, dim))
             for c in range(self.n_clusters_)
         ])
-        weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
-        return weights, means, covariances + floor * np.eye(dim)
+        sizes = np.maximum(counts, 1)
+        return sizes / sizes.sum(), means, covariances + floor * np.eye(dim)
 
     def _state_modules(self) -> dict[str, Callable[[], nn.Module]]:
         k, d = self.n_clusters_, self.embedding_dim
