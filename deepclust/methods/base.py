@@ -94,8 +94,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         Epochs of reconstruction-only pretraining. ``"auto"``: 50, or more on small data so
         that pretraining takes at least 800 batches (at most 200 epochs; 100 on digits).
     batch_size, lr : int, float
-        Mini-batch size and Adam learning rate for every phase; DEC, IDEC and VaDE take their
-        clustering phase's learning rate from their own ``cluster_lr``.
+        Mini-batch size of every phase and Adam learning rate of pretraining; the clustering
+        phase of DEC, IDEC, DCN and VaDE takes its learning rate from their ``cluster_lr``.
     precision : {"auto", "float32", "bfloat16"}
         Arithmetic of pretraining: "bfloat16" runs its matrix products in bfloat16 (autocast;
         weights, optimiser and loss stay float32); "auto" does so where the hardware computes

@@ -38,6 +38,8 @@ class DCN(DeepClusterer):
         worse: on MNIST-test (seeds 0-2) DCN went from k-means' ACC 0.77 to 0.720 (before rows
         kept their assignment), and from the manifold's clusters (0.94) to 0.913; on USPS it
         reached 0.931 against 0.759, on digits 0.878 against 0.824.
+    cluster_lr : float
+        Adam learning rate of the clustering phase (``lr`` is pretraining's).
 
     The other parameters are those of :class:`~deepclust.methods.base.DeepClusterer`.
 
@@ -49,7 +51,12 @@ class DCN(DeepClusterer):
     >>> labels = DCN(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
     """
 
-    _constraints = {"cluster_epochs": (int, 0, None), "beta": (float, 0.0, None), "init": ("choice", CLUSTER_INITS)}
+    _constraints = {
+        "cluster_epochs": (int, 0, None),
+        "beta": (float, 0.0, None),
+        "init": ("choice", CLUSTER_INITS),
+        "cluster_lr": (float, 1e-12, None),
+    }
 
     def __init__(
         self,
@@ -67,6 +74,7 @@ class DCN(DeepClusterer):
         cluster_epochs: int = 50,
         beta: float = 0.05,
         init: str = "manifold",
+        cluster_lr: float = 1e-3,
         batch_size: int = 256,
         lr: float = 1e-3,
         precision: str = "auto",
@@ -95,6 +103,7 @@ class DCN(DeepClusterer):
         self.cluster_epochs = cluster_epochs
         self.beta = beta
         self.init = init
+        self.cluster_lr = cluster_lr
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         ae = self.autoencoder_.train()
@@ -120,6 +129,7 @@ class DCN(DeepClusterer):
                 assigned[indices] = objective.update(ae.encode(data[indices]))
 
         self.history_["clustering"] = self._train(
-            ae.parameters(), batch_loss, len(data), generator, self.cluster_epochs, "clustering", after_step=reassign
+            ae.parameters(), batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
+            after_step=reassign,
         )
         self.cluster_centers_ = objective.centers.cpu().numpy()
