@@ -40,7 +40,9 @@ def test_starting_from_the_manifold_clusters_beats_starting_from_kmeans_on_digit
     budget = dict(n_clusters=10, pretrain_epochs=30, cluster_epochs=15, random_state=0, device="cpu")
     manifold = cluster_accuracy(y, cls(**budget).fit(X).labels_)  # init="manifold" is the default
     kmeans = cluster_accuracy(y, cls(init="kmeans", **budget).fit(X).labels_)
-    # Observed: IDEC 0.787 against 0.753, DCN 0.801 against 0.748 (full budgets: docs/benchmarks.md).
+    # Observed on 2 torch threads (this suite's default on a 2-core machine): IDEC 0.787 against 0.753,
+    # DCN 0.801 against 0.748. On 1 thread the same fits gave 0.785 against 0.782 and 0.788 against
+    # 0.795: at this budget the margin depends on the arithmetic's order (full budgets: docs/benchmarks.md).
     assert manifold >= 0.77
     assert manifold >= kmeans + 0.02
 

@@ -1,5 +1,5 @@
 """Clusters on a UMAP manifold of an embedding: N2D's clustering (see :mod:`deepclust.methods.n2d`),
-and where DEC, IDEC and DCN start with ``init="manifold"``."""
+and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``."""
 
 from __future__ import annotations
 

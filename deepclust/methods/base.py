@@ -45,6 +45,9 @@ COMMON_CONSTRAINTS: dict[str, tuple] = {
 #: Where DEC, IDEC and DCN start their clustering phase (their ``init``), the default first.
 CLUSTER_INITS = ("manifold", "kmeans")
 
+#: Rules for the parameters every trained clustering phase has (DEC, IDEC, DCN, VaDE).
+CLUSTER_PHASE_CONSTRAINTS: dict[str, tuple] = {"cluster_epochs": (int, 0, None), "cluster_lr": (float, 1e-12, None)}
+
 #: ``augment="auto"`` leaves smaller images alone: on 8x8 digits a 10% shift is under a pixel and
 #: the resampling mostly blurs; there it lowered DCN's ACC from 0.795 to 0.710 and VaDE's from 0.797
 #: to 0.768 (3 seeds), while USPS (16x16) and MNIST (28x28) gained (IDEC seed 0: 0.75 -> 0.80, 0.72 -> 0.89).

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepclust.methods.base import CLUSTER_INITS, DeepClusterer
+from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import KMeansObjective
 from deepclust.registry import register
 
@@ -51,12 +51,7 @@ class DCN(DeepClusterer):
     >>> labels = DCN(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
     """
 
-    _constraints = {
-        "cluster_epochs": (int, 0, None),
-        "beta": (float, 0.0, None),
-        "init": ("choice", CLUSTER_INITS),
-        "cluster_lr": (float, 1e-12, None),
-    }
+    _constraints = {**CLUSTER_PHASE_CONSTRAINTS, "beta": (float, 0.0, None), "init": ("choice", CLUSTER_INITS)}
 
     def __init__(
         self,

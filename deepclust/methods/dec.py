@@ -12,18 +12,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepclust.methods.base import CLUSTER_INITS, DeepClusterer
+from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import StudentTObjective, target_distribution
 from deepclust.registry import register
 from deepclust.train import map_batches
 
 STUDENT_T_CONSTRAINTS: dict[str, tuple] = {
-    "cluster_epochs": (int, 0, None),
+    **CLUSTER_PHASE_CONSTRAINTS,
     "update_interval": (int, 1, None),
     "tol": (float, 0.0, 1.0),
     "alpha": (float, 1e-6, None),
     "init": ("choice", CLUSTER_INITS),
-    "cluster_lr": (float, 1e-12, None),
 }
 
 
@@ -55,9 +54,10 @@ class DEC(DeepClusterer):
         clusters it starts from but seldom undoes a merge: from the manifold IDEC reached ACC
         0.888 on digits, 0.945 on USPS and 0.952 on MNIST-test, against 0.821, 0.796 and 0.870
         from k-means; DEC (``cluster_lr`` 1e-3) 0.869, 0.896 and 0.929 against 0.808, 0.771 and
-        0.837 (seeds 0-2, ``bench/quality.py``). The layout grows about linearly with the rows: about 3 s on digits,
-        7-11 s on MNIST-test, 92 s for 100,000 rows of a 10-d embedding (2 cores), where k-means
-        takes about 1 s; IDEC's training of that many rows takes about ten times as long.
+        0.837 (seeds 0-2, ``bench/quality.py``). The layout grows about linearly with the rows:
+        about 3 s on digits, 7-11 s on MNIST-test, 92 s for 100,000 rows of a 10-d embedding
+        (2 cores), where k-means takes about 1 s; IDEC's training of that many rows takes about
+        ten times as long.
     cluster_lr : float
         Adam learning rate of the clustering phase (``lr`` is pretraining's). DEC's 3e-4: with no
         reconstruction term to hold the embedding, its self-training at 1e-3 drifted further from

@@ -20,7 +20,7 @@ from sklearn.mixture import GaussianMixture
 from torch import nn
 
 from deepclust.errors import InputError
-from deepclust.methods.base import DeepClusterer
+from deepclust.methods.base import CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import MixturePrior
 from deepclust.registry import register
 from deepclust.train import map_batches
@@ -99,11 +99,7 @@ class VaDE(DeepClusterer):
     >>> labels = VaDE(n_clusters=10, pretrain_epochs=5, cluster_epochs=2, random_state=0).fit_predict(X)
     """
 
-    _constraints = {
-        "cluster_epochs": (int, 0, None),
-        "cluster_lr": (float, 1e-12, None),
-        "init": ("choice", VADE_INITS),
-    }
+    _constraints = {**CLUSTER_PHASE_CONSTRAINTS, "init": ("choice", VADE_INITS)}
 
     def __init__(
         self,

@@ -54,7 +54,8 @@ def map_2d(embedding: np.ndarray, *, method: str = "umap", max_points: int = 500
         return Map2D(coordinates, rows, "t-SNE", n)
     import umap
 
-    with warnings.catch_warnings(), torch_threads_kept():  # "n_jobs overridden by setting random_state": reproducibility is the point
+    with warnings.catch_warnings(), torch_threads_kept():
+        # "n_jobs overridden by setting random_state": reproducibility is the point
         warnings.simplefilter("ignore", UserWarning)
         reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(sample) - 1), random_state=random_state)
         coordinates = reducer.fit_transform(sample)
