@@ -20,6 +20,10 @@ def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
     name = type(estimator).__name__
     try:
         return validate_data(estimator, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+    except TypeError as err:
+        if "sparse" in str(err).lower():
+            raise InputError(f"{name}: X is a sparse matrix; deepclust needs dense rows, e.g. X.toarray()") from err
+        raise
     except ValueError as err:
         if "convert" in str(err) and "float" in str(err):
             raise InputError(
@@ -69,8 +73,9 @@ def check_k_range(estimator: Any, n_samples: int) -> range:
 
 
 def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
-    """Check parameters against ``{name: (kind, low, high)}``, ``{name: ("choice", options)}`` or
-    ``{name: ("auto", (kind, low, high))}`` (the string "auto" or a number within the bounds).
+    """Check parameters against ``{name: (kind, low, high)}``, ``{name: ("choice", options)}``,
+    ``{name: ("auto", (kind, low, high))}`` (the string "auto" or a number within the bounds) or
+    ``{name: ("optional", (kind, low, high))}`` (None or a number within the bounds).
 
     ``kind`` is ``int`` or ``float``; bounds are inclusive, ``None`` means unbounded.
     """
@@ -81,16 +86,32 @@ def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
             if value not in rule[1]:
                 raise InputError(f"{name}: {param} must be one of {list(rule[1])}, got {value!r}")
             continue
-        auto = rule[0] == "auto"
-        if auto:
-            if isinstance(value, str) and value == "auto":
+        alternative = {"auto": ' or "auto"', "optional": " or None"}.get(rule[0], "")
+        if alternative:
+            if (rule[0] == "auto" and isinstance(value, str) and value == "auto") or (rule[0] == "optional" and value is None):
                 continue
             rule = rule[1]
         kind, low, high = rule
         numeric = Integral if kind is int else Real
         if isinstance(value, bool) or not isinstance(value, numeric):
-            expected = ("an integer" if kind is int else "a number") + (' or "auto"' if auto else "")
+            expected = ("an integer" if kind is int else "a number") + alternative
             raise InputError(f"{name}: {param} must be {expected}, got {value!r}")
+        if not np.isfinite(value):  # NaN passes every comparison below
+            raise InputError(f"{name}: {param} must be a finite number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
             raise InputError(f"{name}: {param} must be in {bounds}, got {value!r}")
+
+
+def check_int_tuple(estimator: Any, param: str, *, optional: bool = False) -> tuple[int, ...] | None:
+    """A parameter that must be a tuple (or list) of positive integers, e.g. ``hidden_dims``;
+    with ``optional``, None too. Returns it as a tuple of ints (or None)."""
+    value = getattr(estimator, param)
+    if optional and value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or not all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in value
+    ):
+        alternative = " or None" if optional else ""
+        raise InputError(f"{type(estimator).__name__}: {param} must be a tuple of positive integers{alternative}, got {value!r}")
+    return tuple(int(v) for v in value)

@@ -20,7 +20,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
-from deepclust._validation import check_features, check_params
+from deepclust._validation import check_features, check_int_tuple, check_params
 from deepclust.errors import InputError
 from deepclust.methods import DEC
 from deepclust.methods.base import DeepClusterer
@@ -158,7 +158,8 @@ class Student(ClassifierMixin, BaseEstimator):
         X = check_features(self, X, reset=True)
         labels = _check_labels(y, len(X), "Student")
         check_params(self, STUDENT_CONSTRAINTS)
-        hidden = self._check_hidden_dims()
+        hidden = check_int_tuple(self, "hidden_dims")
+        check_int_tuple(self, "input_shape", optional=True)
         weight = _check_sample_weight(sample_weight, len(X))
         self.classes_, targets = np.unique(labels, return_inverse=True)
         if len(self.classes_) < 2:
@@ -200,17 +201,9 @@ class Student(ClassifierMixin, BaseEstimator):
         """Make this Student (constructed with the saved parameters) the fitted one that was saved."""
 
         def network() -> torch.nn.Module:
-            return mlp([self.n_features_in_, *self._check_hidden_dims(), len(self.classes_)])
+            return mlp([self.n_features_in_, *check_int_tuple(self, "hidden_dims"), len(self.classes_)])
 
         set_state(self, meta, arrays, modules=lambda: {"network_": network})
-
-    def _check_hidden_dims(self) -> tuple[int, ...]:
-        dims = self.hidden_dims
-        if not isinstance(dims, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in dims
-        ):
-            raise InputError(f"Student: hidden_dims must be a tuple of positive integers, got {dims!r}")
-        return tuple(int(d) for d in dims)
 
     def _logits(self, X: Any) -> torch.Tensor:
         check_is_fitted(self)

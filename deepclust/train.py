@@ -10,6 +10,7 @@ that is not a gradient, such as DCN's centroids).
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 import warnings
@@ -163,6 +164,12 @@ def train(
             iteration += 1
         if epoch_samples:
             log.losses.append(epoch_loss.item() / epoch_samples)
+            if not math.isfinite(log.losses[-1]):
+                bar.close()
+                raise InputError(
+                    f"{description} diverged in epoch {len(log.losses)}: the loss is {log.losses[-1]}; "
+                    "lower the learning rate, or scale the features"
+                )
             log.samples += epoch_samples
             bar.set_postfix(loss=f"{log.losses[-1]:.4g}")
         if stop:
@@ -190,7 +197,11 @@ def seed_from(random_state: int | np.random.RandomState | None) -> int:
     """One integer seed drawn from scikit-learn's ``random_state`` convention."""
     from sklearn.utils import check_random_state
 
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    try:
+        generator = check_random_state(random_state)
+    except ValueError as err:  # a string, a float, a negative or too large seed
+        raise InputError(f"random_state must be None, an integer in [0, 2**32 - 1] or a numpy RandomState, got {random_state!r}") from err
+    return int(generator.randint(np.iinfo(np.int32).max))
 
 
 @contextmanager

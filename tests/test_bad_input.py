@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deepclust import DCN, DEC, IDEC, AEKMeans, InputError
+from deepclust import DCN, DEC, IDEC, N2D, AEKMeans, InputError, VaDE
 from deepclust.train import resolve_device
 
 TINY = dict(n_clusters=2, hidden_dims=(8,), embedding_dim=2, pretrain_epochs=1, device="cpu", random_state=0)
@@ -69,6 +69,18 @@ def test_predict_with_the_wrong_number_of_features():
         ({"architecture": "conv"}, "input_shape"),
         ({"architecture": "conv", "input_shape": (2, 2)}, "holds 4 values per sample, but X has 3 features"),
         ({"architecture": "temporal"}, "input_shape=\\(length,\\) or \\(channels, length\\)"),
+        ({"lr": float("nan")}, "lr must be a finite number, got nan"),
+        ({"noise": float("nan")}, "noise must be a finite number"),
+        ({"alpha": float("inf")}, "alpha must be a finite number"),
+        ({"hidden_dims": (0,)}, "hidden_dims must be a tuple of positive integers, got \\(0,\\)"),
+        ({"hidden_dims": (-5, 10)}, "hidden_dims must be a tuple of positive integers"),
+        ({"hidden_dims": 32}, "hidden_dims must be a tuple of positive integers, got 32"),
+        ({"hidden_dims": np.array([8, 8])}, "hidden_dims must be a tuple"),
+        ({"input_shape": "8x8"}, "input_shape must be a tuple of positive integers or None"),
+        ({"input_shape": (2.5, 8)}, "input_shape must be a tuple of positive integers or None"),
+        ({"architecture": "conv", "input_shape": (-1, -3)}, "input_shape must be a tuple of positive integers"),
+        ({"random_state": "x"}, "random_state must be None, an integer"),
+        ({"random_state": -1}, "random_state must be None, an integer"),
     ],
 )
 def test_bad_parameters_name_the_parameter(params, message):
@@ -84,3 +96,35 @@ def test_asking_for_cuda_without_a_gpu_is_an_input_error():
     with pytest.raises(InputError, match="no CUDA device"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_sparse_input_is_an_input_error():
+    import scipy.sparse
+
+    with pytest.raises(InputError, match="X is a sparse matrix; deepclust needs dense rows"):
+        IDEC(**TINY).fit(scipy.sparse.csr_matrix(GOOD))
+
+
+@pytest.mark.parametrize("cls", [IDEC, DCN, VaDE])
+def test_training_that_diverges_says_so_instead_of_returning_nan_centres(cls):
+    """Far too high a learning rate drives the loss to NaN or infinity; the fit must not end with NaN centres and one cluster."""
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(300, n_features=8, centers=4, random_state=0)
+    model = cls(4, hidden_dims=(32, 32), embedding_dim=4, pretrain_epochs=3, cluster_epochs=5, cluster_lr=1e4, random_state=0)
+    with pytest.raises(InputError, match="diverged"):
+        model.fit(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"umap_dim": 0}, "umap_dim must be in \\[1, inf\\]"),
+        ({"umap_dim": 2.5}, "umap_dim must be an integer or None"),
+        ({"umap_min_dist": 5.0}, "umap_min_dist must be in \\[0.0, 1.0\\]"),
+        ({"umap_min_dist": float("nan")}, "umap_min_dist must be a finite number"),
+    ],
+)
+def test_bad_n2d_parameters_are_refused_before_pretraining(params, message):
+    with pytest.raises(InputError, match=message):
+        N2D(**{**TINY, **params}).fit(GOOD)

@@ -122,6 +122,16 @@ def test_identical_points_cannot_be_split():
         select_n_clusters(np.ones((20, 3)), [2, 3], random_state=0)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_k_with_fewer_distinct_points_than_clusters_is_not_chosen():
+    """Two distinct points score a perfect silhouette at every k; only k=2 is a real clustering of them."""
+    Z = np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0)
+    selection = select_n_clusters(Z, [2, 3, 4], random_state=0)
+    assert selection.best_k == 2
+    assert np.isnan(selection.scores[3]) and np.isnan(selection.scores[4])
+    assert len(np.unique(selection.labels)) == 2
+
+
 def test_report_k_per_criterion_on_digits(digits, capsys):
     """Informative only: digits have 10 classes but need not form 10 geometric clusters."""
     X, _ = digits

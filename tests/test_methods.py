@@ -141,6 +141,8 @@ def test_auto_n_clusters_finds_the_true_count_on_the_embedding(cls, blobs):
     assert sorted(model.k_scores_) == list(range(2, 9))
     assert max(model.k_scores_, key=model.k_scores_.get) == 4
     assert cluster_accuracy(y, model.labels_) >= 0.95
+    model.set_params(n_clusters=3).fit(X)  # a refit with a fixed k keeps no scores of the earlier choice
+    assert model.n_clusters_ == 3 and not hasattr(model, "k_scores_")
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,20 @@ def test_save_refuses_unfitted_and_unknown_estimators(tmp_path):
         load_model(tmp_path / "nothing-here")
 
 
+def test_a_failed_save_leaves_the_model_saved_before_it_whole(fitted_idec, blobs, tmp_path):
+    X, _ = blobs
+    save(fitted_idec, tmp_path)
+    other = tiny(deepclust.IDEC, n_clusters=3).fit(X)
+    with pytest.raises(InputError, match="metadata must hold JSON values"):
+        save(other, tmp_path, metadata={"when": object()})
+    assert_same_model(fitted_idec, load_model(tmp_path), X)
+
+
+def test_numpy_values_in_metadata_are_saved_as_plain_json(fitted_idec, tmp_path):
+    save(fitted_idec, tmp_path, metadata={"rows": np.int64(3), "scale": np.float32(0.5), "ids": np.arange(2)})
+    assert deepclust.io.models.read_config(tmp_path)["metadata"] == {"rows": 3, "scale": 0.5, "ids": [0, 1]}
+
+
 @pytest.mark.parametrize("backend", ["faiss", "sklearn"])
 def test_kmeans_round_trips(backend, blobs, tmp_path):
     if backend == "faiss":

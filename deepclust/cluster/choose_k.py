@@ -43,7 +43,7 @@ class KSelection:
     criterion : str
         Criterion the scores come from.
     scores : dict of int to float
-        Score of every k tried (NaN where the clustering found fewer than 2 clusters).
+        Score of every k tried (NaN where k-means found fewer than k clusters: too few distinct points).
     labels : ndarray of shape (n_samples,)
         Labelling at ``best_k``: k-means, or the Gaussian mixture for ``"bic"``.
     """
@@ -143,7 +143,7 @@ default="silhouette"
             continue
         labels = KMeans(k, n_init=n_init, random_state=seed).fit_predict(Z)
         labellings[k] = labels
-        if len(np.unique(labels)) < 2:
+        if len(np.unique(labels)) < k:  # too few distinct points for k clusters
             scores[k] = float("nan")
         elif criterion == "silhouette":
             size = sample_size if sample_size < len(Z) else None
@@ -157,9 +157,7 @@ default="silhouette"
 
     valid = {k: s for k, s in scores.items() if not np.isnan(s)}
     if not valid:
-        raise InputError(
-            f"no k in {ks} gave at least 2 clusters; Z has too few distinct points to choose k"
-        )
+        raise InputError(f"no k in {ks} gave k distinct clusters; Z has too few distinct points to choose k")
     pick = max if CRITERIA[criterion] else min
     best_k = pick(reversed(valid), key=valid.get)  # a tie goes to the largest k
     return KSelection(best_k=best_k, criterion=criterion, scores=scores, labels=labellings[best_k])
@@ -171,7 +169,7 @@ def _check_embedding(Z: ArrayLike) -> np.ndarray:
         raise InputError(f"Z must be 2-D (n_samples, n_features), got {np.ndim(Z)}-D input")
     try:
         return check_array(Z, dtype=[np.float64, np.float32], ensure_min_samples=2)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:  # TypeError: a sparse matrix
         raise InputError(f"Z: {err}") from err
 
 

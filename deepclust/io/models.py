@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import decode_params, encode_params
 from deepclust.errors import InputError
-from deepclust.io.write import write_atomic, write_json
+from deepclust.io.write import write_atomic
 
 FORMAT = "deepclust-model"
 FORMAT_VERSION = 1
@@ -79,10 +79,25 @@ def save(model: Any, path: str | os.PathLike, *, metadata: dict[str, Any] | None
         "metadata": metadata or {},
         "sha256": {STATE: hashlib.sha256(state).hexdigest(), WEIGHTS: hashlib.sha256(weights).hexdigest()},
     }
+    config_text = _config_json(config)  # fails before any file is touched, so a saved model stays whole
     write_atomic(path / WEIGHTS, weights)
     write_atomic(path / STATE, state)
-    write_json(path / CONFIG, config)
+    write_atomic(path / CONFIG, config_text)
     return path
+
+
+def _config_json(config: dict[str, Any]) -> str:
+    """``config.json``'s text; NumPy scalars and arrays in the metadata become plain JSON values."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (np.generic, np.ndarray)):
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} value {value!r}")
+
+    try:
+        return json.dumps(config, indent=2, sort_keys=True, default=plain) + "\n"
+    except (TypeError, ValueError) as err:
+        raise InputError(f"cannot save the model: its metadata must hold JSON values (str, int, float, bool, None, lists, dicts): {err}") from err
 
 
 def read_config(path: str | os.PathLike) -> dict[str, Any]:

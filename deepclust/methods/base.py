@@ -21,7 +21,7 @@ from sklearn.cluster import KMeans
 from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
-from deepclust._validation import check_features, check_k_range, check_n_clusters, check_params
+from deepclust._validation import check_features, check_int_tuple, check_k_range, check_n_clusters, check_params
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
@@ -170,6 +170,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         X = check_features(self, X, reset=True)
         check_n_clusters(self, len(X), allow_auto=True)
         check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
+        check_int_tuple(self, "hidden_dims")
+        check_int_tuple(self, "input_shape", optional=True)
         self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
         with seeded(seed, self.device_) as generator:
@@ -179,7 +181,13 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed)
-        self.labels_ = self._assign(self._embed(data)).cpu().numpy()
+        z = self._embed(data)
+        if not torch.isfinite(z).all():
+            raise InputError(
+                f"{type(self).__name__}: training diverged (the embedding holds NaN or infinity); "
+                "lower lr or cluster_lr, or scale the features"
+            )
+        self.labels_ = self._assign(z).cpu().numpy()
         return self
 
     def _build_autoencoder(self, n_features: int) -> Autoencoder:
@@ -256,6 +264,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _choose_n_clusters(self, data: torch.Tensor, seed: int) -> int:
         """``n_clusters`` itself, or for ``"auto"`` the best count on the pretrained embedding."""
         if self.n_clusters != "auto":
+            self.__dict__.pop("k_scores_", None)  # a refit with a fixed k keeps no scores of an earlier choice
             return int(self.n_clusters)
         selection = select_n_clusters(
             self._embed(data).cpu().numpy(),

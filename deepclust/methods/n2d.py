@@ -47,7 +47,7 @@ class N2D(DeepClusterer):
     umap_neighbors : int
         UMAP's ``n_neighbors``: larger values keep more of the global structure.
     umap_min_dist : float
-        UMAP's ``min_dist``; 0 packs each cluster tightly, which is what clustering wants.
+        UMAP's ``min_dist``, in [0, 1]; 0 packs each cluster tightly, which is what clustering wants.
     gmm_covariance : {"full", "tied", "diag", "spherical"}
         Covariance type of the Gaussian mixture on the manifold.
     gmm_n_init : int
@@ -76,7 +76,8 @@ class N2D(DeepClusterer):
 
     _constraints = {
         "umap_neighbors": (int, 2, None),
-        "umap_min_dist": (float, 0.0, None),
+        "umap_dim": ("optional", (int, 1, None)),
+        "umap_min_dist": (float, 0.0, 1.0),  # UMAP's min_dist may not exceed its spread, 1
         "gmm_covariance": ("choice", ("full", "tied", "diag", "spherical")),
         "gmm_n_init": (int, 1, None),
     }
