@@ -110,10 +110,12 @@ def predict(
     modality: ModalityOption = None,
     id_column: IdColumnOption = None,
     data_option: DataOptions = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the --out file if it exists.")] = False,
 ) -> None:
     """Assign the rows of DATA to the clusters of a saved model."""
-    from deepclust.runs import load_data_for, predict_run
+    from deepclust.runs import check_predict_output, load_data_for, predict_run
 
+    check_predict_output(out, data=data, run=model_dir, overwrite=overwrite)
     loaded = load_data_for(model_dir, data, modality.value if modality else None, **_data_options(data_option, id_column))
     labels = predict_run(model_dir, loaded, out)
     typer.echo(f"{len(labels):,} rows assigned to clusters; written to {out}")

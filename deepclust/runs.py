@@ -174,6 +174,28 @@ def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
     return out
 
 
+def check_predict_output(out: str | os.PathLike, *, data: str | os.PathLike, run: str | os.PathLike, overwrite: bool) -> Path:
+    """``predict``'s ``--out``, refused before any work when writing it would lose something.
+
+    Never the input data or a file of the run folder (its labels.csv is the fit's); an existing
+    file only with ``overwrite``; never a folder.
+    """
+    out = Path(out).expanduser()
+    if str(out) in ("", ".") or out.is_dir():
+        raise InputError(f"--out {out} is a folder; predict writes one CSV file, e.g. --out {Path(out) / 'labels.csv'}")
+    target = out.resolve()
+    if target == Path(data).expanduser().resolve():
+        raise InputError(f"--out {out} is the data being assigned; choose another file")
+    run_folder = Path(run).expanduser().resolve()
+    if run_folder.name == MODEL:
+        run_folder = run_folder.parent
+    if target.parent in (run_folder, run_folder / MODEL) and target.name in (*RUN_FILES, "config.json", "state.json", "weights.safetensors"):
+        raise InputError(f"--out {out} is a file of the run {run_folder}; write the new labels outside it")
+    if out.exists() and not overwrite:
+        raise InputError(f"--out {out} already exists; choose another file, or pass --overwrite to replace it")
+    return out
+
+
 def build_method(
     name: str,
     n_clusters: int | str,

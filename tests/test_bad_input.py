@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from deepclust import DCN, DEC, IDEC, N2D, AEKMeans, InputError, VaDE
 from deepclust.train import resolve_device
@@ -128,3 +129,9 @@ def test_training_that_diverges_says_so_instead_of_returning_nan_centres(cls):
 def test_bad_n2d_parameters_are_refused_before_pretraining(params, message):
     with pytest.raises(InputError, match=message):
         N2D(**{**TINY, **params}).fit(GOOD)
+
+
+def test_fewer_clusters_than_asked_for_is_a_warning():
+    X = np.repeat(GOOD[:2], 10, axis=0)  # two distinct rows cannot make three clusters
+    with pytest.warns(ConvergenceWarning, match="only 2 of the 3 clusters hold training rows"):
+        IDEC(**{**TINY, "n_clusters": 3, "init": "kmeans"}).fit(X)

@@ -274,8 +274,15 @@ def unknown_class(run: Path) -> None:
         (["predict", "{tmp}/nothing", "{csv}", "--out", "{tmp}/p.csv"], "model folder"),
         (["evaluate", "{tmp}", "--labels", "{csv}"], "not found; is"),
         (["fit", "{csv}", "--out", "{run}", "-k", "2"], "is not empty; choose another, or pass --overwrite"),
+        (["predict", "{run}", "{csv}", "--out", "{csv}", "--overwrite"], "is the data being assigned"),
+        (["predict", "{run}", "{csv}", "--out", "{run}/labels.csv", "--overwrite"], "is a file of the run"),
+        (["predict", "{run}", "{csv}", "--out", "{tmp}/a-file"], "already exists; choose another file, or pass --overwrite"),
+        (["predict", "{run}", "{csv}", "--out", "{tmp}"], "is a folder; predict writes one CSV file"),
     ],
-    ids=["missing-file", "unknown-method", "zero-clusters", "unwritable-out", "unknown-param", "no-out", "no-model", "not-a-run", "non-empty-out"],
+    ids=[
+        "missing-file", "unknown-method", "zero-clusters", "unwritable-out", "unknown-param", "no-out", "no-model", "not-a-run",
+        "non-empty-out", "predict-over-data", "predict-into-run", "predict-over-file", "predict-to-folder",
+    ],
 )
 def test_bad_input_ends_with_exit_code_2_and_one_line(args, message, table, saved_run, tmp_path, monkeypatch, capsys):
     (tmp_path / "a-file").write_text("a file, not a folder")
@@ -284,6 +291,7 @@ def test_bad_input_ends_with_exit_code_2_and_one_line(args, message, table, save
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     assert message in err
+    assert (tmp_path / "a-file").read_text() == "a file, not a folder"  # nothing the user had was overwritten
 
 
 @pytest.mark.parametrize(("tamper", "message"), [(tamper_weights, "was changed after the model was saved"), (unknown_class, "not one deepclust saves")])

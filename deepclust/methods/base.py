@@ -10,6 +10,7 @@ construction.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
@@ -188,6 +190,14 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 "lower lr or cluster_lr, or scale the features"
             )
         self.labels_ = self._assign(z).cpu().numpy()
+        found = len(np.unique(self.labels_))
+        if found < self.n_clusters_:
+            warnings.warn(
+                f"{type(self).__name__}: only {found} of the {self.n_clusters_} clusters hold training rows; "
+                "the data may have fewer distinct groups, or the clustering phase emptied some",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def _build_autoencoder(self, n_features: int) -> Autoencoder:
