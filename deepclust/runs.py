@@ -324,6 +324,8 @@ def read_truth(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
             raise InputError(f"cannot read {file} as a NumPy array: {err}") from err
         if values.ndim != 1 or len(values) != len(ids):
             raise InputError(f"{file} must hold a 1-D array of {len(ids)} labels (one per row), got shape {values.shape}")
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise InputError(f"{file}: label {int(np.flatnonzero(~np.isfinite(values))[0])} is NaN or infinite; every row needs a class")
         return values
     try:
         rows = [row for row in csv.reader(io.StringIO(file.read_text())) if row]
@@ -339,13 +341,20 @@ def read_truth(path: str | os.PathLike, ids: np.ndarray) -> np.ndarray:
         for line, row in enumerate(rows, start=first):
             if row[0] not in by_id:
                 raise InputError(f"{file}, line {line}: id {row[0]!r} is not a row of the run")
+            if seen[by_id[row[0]]]:
+                raise InputError(f"{file}, line {line}: id {row[0]!r} was given a label before; give each id once")
+            if not row[-1].strip():
+                raise InputError(f"{file}, line {line}: id {row[0]!r} has an empty label")
             truth[by_id[row[0]]], seen[by_id[row[0]]] = row[-1], True
         if not seen.all():
-            raise InputError(f"{file} gives no label for {int((~seen).sum())} of the run's {len(ids)} rows (e.g. id {ids[~seen][0]!r})")
+            raise InputError(f"{file} gives no label for {int((~seen).sum())} of the run's {len(ids)} rows (e.g. id {str(ids[~seen][0])!r})")
         return truth.astype(str)
     values = [row[0] for row in rows]
-    if len(values) == len(ids) + 1:
-        values = values[1:]
+    separated = next((sep for sep in (";", "\t", "|") if all(sep in v for v in values[:20])), None)
+    if values and separated:
+        raise InputError(f"{file}: its lines are separated by {separated!r}; give id,label pairs separated by commas, or one label per line")
+    if len(values) == len(ids) + 1 and values[0] not in values[1:]:
+        values = values[1:]  # a header line: a value that no row has
     if len(values) != len(ids):
         raise InputError(f"{file} has {len(values)} labels but the run has {len(ids)} rows; give one label per row, or id,label pairs")
     return np.array(values)

@@ -315,3 +315,22 @@ def test_unexpected_failure_exits_1_with_a_traceback(table, tmp_path, monkeypatc
     monkeypatch.setattr(deepclust.runs, "fit_run", broken)
     code, _, err = run_main(monkeypatch, capsys, "fit", table[0], "--out", tmp_path / "run", "-k", "2")
     assert code == 1 and "Traceback" in err and "RuntimeError: a bug" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda ids, y: "".join(f"{c}\n" for c in y) + "2\n", "labels but the run has"),  # one line too many, no header
+        (lambda ids, y: "".join(f"{i};{c}\n" for i, c in zip(ids, y)), "separated by ';'"),
+        (lambda ids, y: f"{ids[0]},1\n" + "".join(f"{i},{c}\n" for i, c in zip(ids, y)), "was given a label before"),
+        (lambda ids, y: f"{ids[0]},\n" + "".join(f"{i},{c}\n" for i, c in zip(ids[1:], y[1:])), "has an empty label"),
+    ],
+    ids=["extra-line", "semicolons", "duplicate-id", "empty-label"],
+)
+def test_evaluate_refuses_labels_it_would_misalign(content, message, saved_run, tmp_path, monkeypatch, capsys):
+    ids = [r["id"] for r in read_labels(saved_run / "labels.csv")]
+    y = np.arange(len(ids)) % 4
+    labels = tmp_path / "truth.csv"
+    labels.write_text(content(ids, y))
+    code, _, err = run_main(monkeypatch, capsys, "evaluate", saved_run, "--labels", labels)
+    assert code == 2 and message in err and "Traceback" not in err
