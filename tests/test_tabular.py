@@ -175,6 +175,34 @@ def test_read_table_rejects_bad_files_naming_file_and_line(tmp_path):
         read_table(tmp_path / "ok.csv", id_column="key")
 
 
+def test_ids_come_back_exactly_as_written(tmp_path):
+    (tmp_path / "t.csv").write_text("id,a\n007,1\n010,2\n1e3,3\n")
+    frame, ids = read_table(tmp_path / "t.csv", id_column="id")
+    assert ids.tolist() == ["007", "010", "1e3"] and frame["a"].tolist() == [1, 2, 3]
+    (tmp_path / "gap.csv").write_text("id,a\n1000,1\n,2\n")
+    with pytest.raises(InputError, match="id column 'id' is empty in row 1"):
+        read_table(tmp_path / "gap.csv", id_column="id")
+    (tmp_path / "twice.csv").write_text("id,a\nx,1\nx,2\n")
+    with pytest.warns(UserWarning, match="repeats ids \\(e.g. 'x'\\)"):
+        read_table(tmp_path / "twice.csv", id_column="id")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("id,colour\nr1,red\nr2,rouge\xe9\n".encode("latin-1"), "column\\(s\\) \\['colour'\\]: the file is not UTF-8 text \\(line 3\\)"),
+        ("id,couleur\xe9\nr1,1\n".encode("latin-1"), "the file is not UTF-8 text \\(line 1\\)"),
+        ("id,a\nr1,1\nr\xe92,2\n".encode("latin-1"), "the file is not UTF-8 text \\(line 3\\)"),
+    ],
+    ids=["value", "header", "id"],
+)
+def test_a_csv_that_is_not_utf8_is_refused_naming_the_line(content, message, tmp_path):
+    """pyarrow would keep such a column as raw bytes, and the ids and categories would become b'...' strings."""
+    (tmp_path / "latin1.csv").write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_table(tmp_path / "latin1.csv", id_column="id")
+
+
 def test_read_table_reads_numpy_arrays(tmp_path):
     np.save(tmp_path / "x.npy", np.arange(6.0).reshape(3, 2))
     frame, ids = read_table(tmp_path / "x.npy")

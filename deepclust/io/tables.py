@@ -9,6 +9,7 @@ features and returned beside them, so results can be written back against the us
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def read_table(path: str | os.PathLike, id_column: str | None = None) -> tuple[p
     file = existing_file(path, "table")
     suffix = file.suffix.lower()
     if suffix in DELIMITERS:
-        frame = _read_delimited(file, DELIMITERS[suffix])
+        frame = _read_delimited(file, DELIMITERS[suffix], text_columns=[id_column] if id_column else [])
     elif suffix in PARQUET:
         try:
             frame = pq.read_table(file).to_pandas()
@@ -73,7 +74,13 @@ def split_ids(frame: pd.DataFrame, id_column: str | None, *, source: str = "the 
         return frame, np.arange(len(frame))
     if id_column not in frame.columns:
         raise InputError(f"{source} has no id column {id_column!r}; available columns: {', '.join(map(str, frame.columns))}")
-    return frame.drop(columns=id_column), frame[id_column].to_numpy()
+    ids = frame[id_column]
+    if ids.isna().any():
+        raise InputError(f"{source}: id column {id_column!r} is empty in row {int(np.flatnonzero(ids.isna())[0])} (0-based); every row needs an id")
+    if ids.duplicated().any():
+        repeated = ids[ids.duplicated()].iloc[0]
+        warnings.warn(f"{source}: id column {id_column!r} repeats ids (e.g. {str(repeated)!r}); evaluate matches labels by id", stacklevel=2)
+    return frame.drop(columns=id_column), ids.to_numpy()
 
 
 def read_array(file: Path) -> np.ndarray:
@@ -100,8 +107,11 @@ def read_array(file: Path) -> np.ndarray:
     return array
 
 
-def _read_delimited(file: Path, delimiter: str) -> pd.DataFrame:
-    """pyarrow's CSV reader, single-threaded so that a bad row's line number is known."""
+def _read_delimited(file: Path, delimiter: str, text_columns: list[str]) -> pd.DataFrame:
+    """pyarrow's CSV reader, single-threaded so that a bad row's line number is known.
+
+    ``text_columns`` are read as text exactly as written (ids such as ``007`` keep their zeros).
+    """
     if file.stat().st_size == 0:
         raise InputError(f"{file} is empty: expected a header line and one line per row")
     bad_rows: list = []
@@ -115,7 +125,7 @@ def _read_delimited(file: Path, delimiter: str) -> pd.DataFrame:
             file,
             read_options=pa_csv.ReadOptions(use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=refuse),
-            convert_options=pa_csv.ConvertOptions(strings_can_be_null=True),
+            convert_options=pa_csv.ConvertOptions(strings_can_be_null=True, column_types={c: pa.string() for c in text_columns}),
         )
     except pa.ArrowException as err:
         if bad_rows:
@@ -125,7 +135,28 @@ def _read_delimited(file: Path, delimiter: str) -> pd.DataFrame:
                 f"{file} {where} has {row.actual_columns} field(s) but the header has {row.expected_columns}: "
                 f"{row.text[:80]!r}; every row needs one value (possibly empty) per column"
             ) from err
+        if "invalid UTF8" in str(err):
+            raise InputError(f"{file}: {_not_utf8(file)}") from err
         if "Empty CSV file" in str(err):
             raise InputError(f"{file} is empty: expected a header line and one line per row") from err
         raise InputError(f"cannot read {file} as a {'CSV' if delimiter == ',' else 'TSV'} table: {err}") from err
-    return table.to_pandas()
+    try:
+        binary = [field.name for field in table.schema if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)]
+        frame = table.to_pandas()
+    except UnicodeDecodeError as err:  # a column name that is not UTF-8
+        raise InputError(f"{file}: {_not_utf8(file)}") from err
+    if binary:  # pyarrow keeps a column with bytes that are not UTF-8 as raw bytes
+        raise InputError(f"{file}: column(s) {binary}: {_not_utf8(file)}")
+    return frame
+
+
+def _not_utf8(file: Path) -> str:
+    """Where ``file`` stops being UTF-8, and what to do about it."""
+    content = file.read_bytes()
+    try:
+        content.decode("utf-8")
+        where = ""
+    except UnicodeDecodeError as err:
+        line = content.count(b"\n", 0, err.start) + 1
+        where = f" (line {line})"
+    return f"the file is not UTF-8 text{where}; save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
