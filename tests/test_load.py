@@ -16,7 +16,7 @@ def test_csv_is_a_table_with_its_ids(tmp_path):
     assert isinstance(loaded, LoadedData) and loaded.modality == "tabular"
     assert loaded.ids.tolist() == ["k9", "k3", "k7"] and loaded.labels is None
     assert isinstance(loaded.front_end, TabularEncoder) and loaded.front_end.max_categories == 5
-    assert loaded.method_params["architecture"] == "dense"
+    assert loaded.method_params == {"architecture": "dense", "hidden_dims": (256, 256)}  # as cluster_table uses
     X = loaded.front_end.fit_transform(loaded.data)
     assert X.shape == (3, 4) and X.dtype == np.float32  # height, its missing indicator, blue, red
 

@@ -102,12 +102,12 @@ def _split_options(options: dict[str, Any], reader: Callable | None, front_end: 
 
 
 def _load_tabular(target: Path, array: np.ndarray | None, options: dict[str, Any]) -> LoadedData:
-    from deepclust.embed.tabular import TabularEncoder
+    from deepclust.embed.tabular import METHOD_PARAMS, TabularEncoder
     from deepclust.io.tables import read_table
 
     reader_options, front_options = _split_options(options, read_table, TabularEncoder, "tabular")
     frame, ids = read_table(target, **reader_options)
-    return LoadedData("tabular", frame, ids, None, TabularEncoder(**front_options), {"architecture": "dense"})
+    return LoadedData("tabular", frame, ids, None, TabularEncoder(**front_options), dict(METHOD_PARAMS))
 
 
 def _load_series(target: Path, array: np.ndarray | None, options: dict[str, Any]) -> LoadedData:
