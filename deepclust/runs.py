@@ -373,6 +373,11 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
         embedding = np.load(run / EMBEDDING, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise InputError(f"cannot read {run / EMBEDDING}: {err}") from err
+    if len(embedding) != len(labels):
+        raise InputError(
+            f"{run / LABELS} has {len(labels)} rows but {run / EMBEDDING} has {len(embedding)}; "
+            "these files are not from the same fit (fit the run again)"
+        )
     model = load_model(run / MODEL)
     data, truth, note_source = None, None, metrics.get("data")
     if note_source == BUILTIN_DIGITS:
@@ -383,6 +388,8 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
     elif note_source is not None:
         try:
             loaded = load_data_for(run, note_source, metrics.get("modality"))
+            if len(loaded.ids) != len(labels):
+                raise InputError(f"{note_source} now has {len(loaded.ids)} rows, the run {len(labels)}")
             data, truth = loaded.data, loaded.labels
         except InputError as err:
             logger.warning("the report shows no examples: %s", err)

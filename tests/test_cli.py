@@ -233,6 +233,25 @@ def test_report_command_writes_the_report_from_the_run_folder_and_its_data(saved
     assert 'id="plot-profile"' in html and "x0" in html  # the table was read again for the cluster profiles
 
 
+def test_report_of_a_run_whose_data_or_files_changed(saved_run, table, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    shorter = tmp_path / "shorter.csv"
+    shorter.write_text("".join(table[0].read_text().splitlines(keepends=True)[:-10]))  # 10 rows fewer since the fit
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "data": str(shorter)}))
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 0, err
+    assert "the report shows no examples" in err and "now has" in err
+
+    labels = (run / "labels.csv").read_text().splitlines(keepends=True)
+    (run / "labels.csv").write_text("".join(labels[:-5]))  # e.g. overwritten by another command
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 2 and "these files are not from the same fit" in err and "Traceback" not in err
+
+
 def test_demo_prints_scores_and_where_the_report_is(tmp_path, monkeypatch, capsys):
     # The default demo (IDEC, 50 + 50 epochs, UMAP) is timed by bench/demo_time.py; here a short one.
     code, out, err = run_main(monkeypatch, capsys, "demo", "--method", "aekmeans", "--epochs", "3", "--map", "pca", "--quiet", "--out", tmp_path / "demo")
