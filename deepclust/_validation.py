@@ -66,8 +66,9 @@ def check_k_range(estimator: Any, n_samples: int) -> range:
     if not 2 <= low <= high:
         raise InputError(f"{name}: k_range=({low}, {high}) is empty or starts below 2; need 2 <= low <= high")
     if high >= n_samples:
+        smaller = f"a smaller k_range, e.g. ({low}, {n_samples - 1}), or " if n_samples - 1 >= low else ""
         raise InputError(
-            f"{name}: k_range=({low}, {high}) reaches {high} clusters, but X has only {n_samples} samples"
+            f"{name}: k_range=({low}, {high}) reaches {high} clusters, but X has only {n_samples} samples; give {smaller}a number of clusters"
         )
     return range(low, high + 1)
 

@@ -150,7 +150,7 @@ def test_auto_n_clusters_finds_the_true_count_on_the_embedding(cls, blobs):
     [
         ({"n_clusters": "many"}, "positive integer or 'auto'"),
         ({"n_clusters": "auto", "k_range": (5, 3)}, "empty or starts below 2"),
-        ({"n_clusters": "auto", "k_range": (2, 400)}, "only 400 samples"),
+        ({"n_clusters": "auto", "k_range": (2, 400)}, "only 400 samples; give a smaller k_range, e.g. \\(2, 399\\), or a number of clusters"),
         ({"n_clusters": "auto", "k_range": 7}, "pair of integers"),
         ({"n_clusters": "auto", "k_criterion": "elbow"}, "k_criterion must be one of"),
     ],
