@@ -162,3 +162,15 @@ def test_bad_series_input_is_an_input_error():
         SeriesEncoder().fit(np.zeros((3, 10))).transform(np.zeros((3, 10, 2)))
     with pytest.raises(InputError, match="length must be"):
         SeriesEncoder(length=1).fit(np.zeros((3, 10)))
+
+
+@pytest.mark.parametrize(("architecture", "shape"), [("temporal", (2, 2)), ("temporal", (4,)), ("conv", (1, 3, 3))])
+def test_tiny_convolutions_train_in_float32_and_do_not_diverge(architecture, shape):
+    """On a CPU with native bfloat16, these gradients turned NaN within 10 steps in bfloat16."""
+    X = np.sign(np.random.default_rng(0).normal(size=(300, int(np.prod(shape))))).astype(np.float32)
+    model = IDEC(3, architecture=architecture, input_shape=shape, pretrain_epochs=10, cluster_epochs=2, device="cpu", random_state=0)
+    model.fit(X)
+    assert not model._pretrain_in_bfloat16()
+    assert np.isfinite(model.history_["pretrain"].losses).all()
+    wide = (1, 8, 8) if architecture == "conv" else (*shape[:-1], 8)
+    assert not IDEC(3, architecture=architecture, input_shape=wide)._tiny_convolution()
