@@ -183,6 +183,8 @@ def check_predict_output(out: str | os.PathLike, *, data: str | os.PathLike, run
     out = Path(out).expanduser()
     if str(out) in ("", ".") or out.is_dir():
         raise InputError(f"--out {out} is a folder; predict writes one CSV file, e.g. --out {Path(out) / 'labels.csv'}")
+    if out.suffix.lower() in (".parquet", ".pq", ".npy", ".npz", ".json", ".tsv", ".xlsx"):
+        raise InputError(f"--out {out}: predict writes CSV (id,cluster,confidence,outlier); name the file .csv")
     target = out.resolve()
     if target == Path(data).expanduser().resolve():
         raise InputError(f"--out {out} is the data being assigned; choose another file")

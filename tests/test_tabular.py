@@ -216,3 +216,14 @@ def _blobs_with_outliers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Z, labels, centers = make_blobs(n_samples=600, n_features=8, centers=3, random_state=0, return_centers=True)
     far = centers[[0, 1, 2, 0, 1]] + 12.0
     return np.vstack([Z, far]), np.concatenate([labels, [0, 1, 2, 0, 1]]), centers
+
+
+def test_unseen_categories_warn_and_nested_cells_are_refused():
+    frame = pd.DataFrame({"a": np.arange(10.0), "colour": ["red", "green"] * 5})
+    encoder = TabularEncoder().fit(frame)
+    with pytest.warns(UserWarning, match="column 'colour' holds 1 value\\(s\\) not seen when fitting \\(e.g. 'purple'\\)"):
+        encoder.transform(pd.DataFrame({"a": [1.0, 2.0], "colour": ["purple", "red"]}))
+    with pytest.raises(InputError, match="column\\(s\\) \\['tags'\\] hold lists or arrays"):
+        TabularEncoder().fit(pd.DataFrame({"a": np.arange(3.0), "tags": [[1, 2]] * 3}))
+    with pytest.raises(InputError, match="numeric column 'a' holds inf in row 0"):
+        encoder.transform(pd.DataFrame({"a": [np.float32(np.inf), 2.0], "colour": ["red", "green"]}))

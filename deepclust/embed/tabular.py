@@ -105,6 +105,9 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if self.impute not in IMPUTERS:
             raise InputError(f"TabularEncoder: impute must be one of {list(IMPUTERS)}, got {self.impute!r}")
         frame = _as_frame(X)
+        nested = [name for name in frame.columns if frame[name].dtype == object and frame[name].map(_is_nested).any()]
+        if nested:
+            raise InputError(f"TabularEncoder: column(s) {nested} hold lists or arrays in their cells; a table needs one number or category per cell")
         numeric, categorical = self._column_kinds(frame)
         self.dropped_columns_ = _unusable_columns(frame, categorical)
         if self.dropped_columns_:
@@ -142,7 +145,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             elif present.any() and number[present].mean() >= NUMERIC_SHARE:
                 bad = np.flatnonzero(present & ~number)
                 raise InputError(
-                    f"TabularEncoder: column {name!r} holds numbers except {len(bad)} cell(s), the first {column.iloc[bad[0]]!r} "
+                    f"TabularEncoder: column {name!r} holds numbers except {len(bad)} cell(s), the first {_cell(column.iloc[bad[0]])!r} "
                     f"in row {bad[0]} (rows counted from 0); fix them, or list the column "
                     "in categorical_columns= to treat its values as categories"
                 )
@@ -171,7 +174,7 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             bad = np.flatnonzero((values.isna() & frame[name].notna()).to_numpy() | np.isinf(values.to_numpy()))
             if len(bad):
                 raise InputError(
-                    f"TabularEncoder: numeric column {name!r} holds {frame[name].iloc[bad[0]]!r} in row {bad[0]} "
+                    f"TabularEncoder: numeric column {name!r} holds {_cell(frame[name].iloc[bad[0]])!r} in row {bad[0]} "
                     "(rows counted from 0); expected a finite number or an empty cell"
                 )
             columns[name] = values
@@ -181,9 +184,30 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         return pd.DataFrame(columns, index=frame.index)
 
     def transform(self, X: Any) -> np.ndarray:
-        """Float32 array ``(n_rows, n_features_out)``: scaled numbers, missing indicators, one-hot categories."""
+        """Float32 array ``(n_rows, n_features_out)``: scaled numbers, missing indicators, one-hot categories.
+
+        A category that ``fit`` did not see is encoded as the column's rare values (or as none
+        of its categories when it had none), with a warning that names it.
+        """
         check_is_fitted(self)
-        return self.transformer_.transform(self._prepare(_as_frame(X))).astype(np.float32)
+        frame = self._prepare(_as_frame(X))
+        self._warn_unseen_categories(frame)
+        return self.transformer_.transform(frame).astype(np.float32)
+
+    def _warn_unseen_categories(self, frame: pd.DataFrame) -> None:
+        if not self.categorical_columns_:
+            return
+        seen = self.transformer_.named_transformers_["categorical"].categories_
+        for name, categories in zip(self.categorical_columns_, seen):
+            column = frame[name]
+            unseen = column.notna() & ~column.isin(categories)
+            if unseen.any():
+                warnings.warn(
+                    f"TabularEncoder: column {name!r} holds {int(unseen.sum())} value(s) not seen when fitting "
+                    f"(e.g. {column[unseen].iloc[0]!r}); they are encoded as its rare values, or as none of its categories",
+                    UserWarning,
+                    stacklevel=4,  # past transform and scikit-learn's output wrapper, to the caller
+                )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
@@ -238,6 +262,15 @@ def _as_frame(X: Any) -> pd.DataFrame:
     if duplicated:
         raise InputError(f"TabularEncoder: column name(s) {duplicated} appear more than once")
     return frame
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, (list, tuple, dict, set, np.ndarray))
+
+
+def _cell(value: Any) -> Any:
+    """A table cell as a plain Python value, so that messages show ``inf``, not ``np.float32(inf)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _unusable_columns(frame: pd.DataFrame, categorical: list[str]) -> dict[str, str]:
