@@ -22,11 +22,9 @@ from sklearn.utils.validation import check_is_fitted
 from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_int_tuple, check_params
 from deepclust.errors import InputError
-from deepclust.methods import DEC
 from deepclust.methods.base import DeepClusterer
 from deepclust.nn import mlp
 from deepclust.nn.augment import image_shape, training_rows
-from deepclust.objectives import soft_assignment
 from deepclust.train import TrainingLog, map_batches, resolve_device, seed_from, seeded, train
 
 STUDENT_CONSTRAINTS: dict[str, tuple] = {
@@ -225,7 +223,7 @@ def _teacher(model_or_labels: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
     Labels: an array as given, else the model's ``labels_`` (its labels of the rows it was
     fitted on), else ``model.predict(X)``. Confidence: the largest ``predict_proba`` value where
-    the model has one, the largest Student's t soft assignment for DEC and IDEC, else 1.
+    the model has one (for DEC and IDEC, their Student's t soft assignment), else 1.
     """
     if not hasattr(model_or_labels, "fit"):
         return _check_labels(model_or_labels, len(X), "distill"), np.ones(len(X))
@@ -247,10 +245,6 @@ def _teacher(model_or_labels: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarra
         raise InputError(f"distill: the {name} teacher has neither labels_ nor predict; pass its labels instead")
     if hasattr(model, "predict_proba"):
         confidence = np.asarray(model.predict_proba(X)).max(axis=1)
-    elif isinstance(model, DEC):
-        z = torch.from_numpy(model.transform(X))
-        q = soft_assignment(z, torch.from_numpy(model.cluster_centers_), model.alpha)
-        confidence = q.max(dim=1).values.numpy()
     else:
         confidence = np.ones(len(X))
     return _check_labels(labels, len(X), "distill"), confidence
@@ -279,8 +273,8 @@ def distill(
     model_or_labels : fitted clustering estimator or array-like of shape (n_samples,)
         A deepclust or scikit-learn clustering model fitted on ``X`` (its ``labels_`` are used,
         or ``predict(X)`` for a model without them), or the labels themselves. Confidence per row
-        is the largest ``predict_proba`` value, the largest Student's t soft assignment for DEC
-        and IDEC, and 1 otherwise.
+        is the largest ``predict_proba`` value (for DEC and IDEC, their Student's t soft
+        assignment), and 1 otherwise.
     X : array-like of shape (n_samples, n_features)
         The rows the teacher labelled, in the feature space the student will see.
     confidence : float in [0, 1)

@@ -232,20 +232,17 @@ def _set_if_present(estimator: Any, **values: Any) -> None:
 def assignment_confidence(estimator: Any, features: Any, embedding: np.ndarray, scale: float) -> np.ndarray:
     """How clearly each row belongs to its cluster, in [0, 1].
 
-    The largest ``predict_proba`` where the method has one. Otherwise the largest Student's t
-    soft assignment to ``cluster_centers_`` (DEC's kernel): near 1 for a row close to one
-    centre and far from the others, ``1 / n_clusters`` for a row midway between all. DEC and
-    IDEC (which have ``alpha``) use the kernel they were trained with; for other methods,
-    distances are first divided by ``scale`` (the median distance of a training row to its
-    centre), so the value does not depend on the scale of the embedding.
+    The largest ``predict_proba`` where the method has one (DEC and IDEC: their Student's t soft
+    assignment). Otherwise the largest Student's t soft assignment to ``cluster_centers_`` after
+    dividing distances by ``scale`` (the median distance of a training row to its centre), so the
+    value does not depend on the scale of the embedding: near 1 for a row close to one centre and
+    far from the others, ``1 / n_clusters`` for a row midway between all.
     """
     if hasattr(estimator, "predict_proba"):
         return np.asarray(estimator.predict_proba(features), dtype=np.float64).max(axis=1)
-    alpha = getattr(estimator, "alpha", None)
-    divisor = 1.0 if alpha is not None else scale
-    z = torch.as_tensor(np.asarray(embedding, dtype=np.float32) / divisor)
-    centres = torch.as_tensor(np.asarray(estimator.cluster_centers_, dtype=np.float32) / divisor)
-    return soft_assignment(z, centres, float(alpha or 1.0)).max(dim=1).values.double().numpy()
+    z = torch.as_tensor(np.asarray(embedding, dtype=np.float32) / scale)
+    centres = torch.as_tensor(np.asarray(estimator.cluster_centers_, dtype=np.float32) / scale)
+    return soft_assignment(z, centres, 1.0).max(dim=1).values.double().numpy()
 
 
 def _distance_to_centre(estimator: Any, embedding: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -159,3 +159,14 @@ def test_bad_cluster_count_search_is_rejected_before_training(params, message, b
     X, _ = blobs
     with pytest.raises(deepclust.InputError, match=message):
         fast(IDEC, **params).fit(X)
+
+
+@pytest.mark.parametrize("cls", [DEC, IDEC])
+def test_dec_and_idec_give_soft_assignments(cls, blobs):
+    X, _ = blobs
+    model = fast(cls).fit(X)
+    q = model.predict_proba(X)
+    assert q.shape == (len(X), model.n_clusters_)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(q.argmax(axis=1), model.labels_)
+    assert np.median(q.max(axis=1)) > 0.5  # well-separated blobs: most rows sit clearly in one cluster

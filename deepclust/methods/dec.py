@@ -8,12 +8,14 @@ local structure while it is pulled into clusters.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
-from deepclust.objectives import StudentTObjective, target_distribution
+from deepclust.objectives import StudentTObjective, soft_assignment, target_distribution
 from deepclust.registry import register
 from deepclust.train import map_batches
 
@@ -166,6 +168,14 @@ class DEC(DeepClusterer):
             before_step=refresh_target,
         )
         self.cluster_centers_ = objective.centers.detach().cpu().numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Soft assignment Q (Student's t kernel with ``alpha`` around each centre) of each row of ``X``.
+
+        Rows sum to 1; its largest entry is the nearest centre, so ``argmax == predict``.
+        """
+        z = torch.from_numpy(self.transform(X))  # checks that the model is fitted
+        return soft_assignment(z, torch.from_numpy(self.cluster_centers_), self.alpha).numpy()
 
 
 @register("idec", "Improved DEC: DEC's clustering loss plus reconstruction, weighted by gamma.")
