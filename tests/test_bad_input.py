@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from deepclust import DCN, DEC, IDEC, N2D, AEKMeans, InputError, VaDE
+from deepclust import DCN, DEC, IDEC, N2D, AEKMeans, DeepHierarchical, InputError, VaDE
 from deepclust.train import resolve_device
 
 TINY = dict(n_clusters=2, hidden_dims=(8,), embedding_dim=2, pretrain_epochs=1, device="cpu", random_state=0)
@@ -135,3 +135,18 @@ def test_fewer_clusters_than_asked_for_is_a_warning():
     X = np.repeat(GOOD[:2], 10, axis=0)  # two distinct rows cannot make three clusters
     with pytest.warns(ConvergenceWarning, match="only 2 of the 3 clusters hold training rows"):
         IDEC(**{**TINY, "n_clusters": 3, "init": "kmeans"}).fit(X)
+
+
+@pytest.mark.parametrize(
+    ("make", "X", "message"),
+    [
+        (lambda: N2D(**TINY), GOOD[:3], "N2D needs at least 4 samples"),
+        (lambda: VaDE(**{**TINY, "n_clusters": 1}), GOOD[:1], "VaDE needs at least 2 samples"),
+        (lambda: DeepHierarchical(**{**TINY, "n_clusters": 5, "max_points": 3}), GOOD, "n_clusters=5 is larger than max_points=3"),
+    ],
+)
+def test_what_a_method_cannot_fit_is_refused_before_pretraining(make, X, message):
+    model = make()
+    with pytest.raises(InputError, match=message):
+        model.fit(X)
+    assert not hasattr(model, "history_")  # no training time was spent

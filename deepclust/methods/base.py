@@ -179,6 +179,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
         check_int_tuple(self, "hidden_dims")
         check_int_tuple(self, "input_shape", optional=True)
+        self._check_before_training(len(X))
         self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
         with seeded(seed, self.device_) as generator:
@@ -204,6 +205,10 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def _check_before_training(self, n_samples: int) -> None:
+        """A method's own checks of its parameters against the data, run before pretraining so
+        that a fit it would refuse wastes no training time."""
 
     def _build_autoencoder(self, n_features: int) -> Autoencoder:
         return build_autoencoder(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
 
 from deepclust.cluster.hierarchical import Hierarchical, check_linkage_metric
+from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
@@ -96,10 +95,13 @@ class DeepHierarchical(DeepClusterer):
         self.metric = metric
         self.max_points = max_points
 
-    def fit(self, X: Any, y: Any = None) -> DeepHierarchical:
-        """Check the linkage/metric pair before pretraining, then fit as every method does."""
+    def _check_before_training(self, n_samples: int) -> None:
         check_linkage_metric(self)
-        return super().fit(X, y)
+        if isinstance(self.n_clusters, int) and self.n_clusters > self.max_points:
+            raise InputError(
+                f"DeepHierarchical: n_clusters={self.n_clusters} is larger than max_points={self.max_points}, "
+                "the number of tree leaves; raise max_points"
+            )
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         self.hierarchical_ = Hierarchical(

@@ -131,9 +131,11 @@ class N2D(DeepClusterer):
         self.gmm_covariance = gmm_covariance
         self.gmm_n_init = gmm_n_init
 
+    def _check_before_training(self, n_samples: int) -> None:
+        if n_samples < MIN_MANIFOLD_ROWS:
+            raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a UMAP manifold, got {n_samples} sample(s)")
+
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        if len(data) < MIN_MANIFOLD_ROWS:
-            raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a UMAP manifold, got {len(data)} sample(s)")
         z = self._embed(data).cpu().numpy()
         found = cluster_on_manifold(
             z,

@@ -146,9 +146,11 @@ class VaDE(DeepClusterer):
         self.cluster_lr = cluster_lr
         self.init = init
 
+    def _check_before_training(self, n_samples: int) -> None:
+        if n_samples < 2:  # the mixture prior's covariances need two rows; one gives a NaN ELBO
+            raise InputError(f"VaDE needs at least 2 samples to fit its Gaussian mixture prior, got {n_samples} sample")
+
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
-        if len(data) < 2:  # the mixture prior's covariances need two rows; one gives a NaN ELBO
-            raise InputError(f"VaDE needs at least 2 samples to fit its Gaussian mixture prior, got {len(data)} sample")
         ae = self.autoencoder_
         mean_head = ae.encoder[-1]
         if not isinstance(mean_head, nn.Linear):
