@@ -421,8 +421,12 @@ def read_labels_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_label_columns(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(confidence, outlier flags)`` of a run's ``labels.csv``."""
     table = _read_labels_table(path)
-    return np.array([float(r["confidence"]) for r in table]), np.array([r["outlier"] == "1" for r in table])
+    try:
+        return np.array([float(r["confidence"]) for r in table]), np.array([r["outlier"] == "1" for r in table])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{path} is not a deepclust labels file (id,cluster,confidence,outlier): {err}") from err
 
 
 def _read_labels_table(path: Path) -> list[dict[str, str]]:
@@ -435,9 +439,12 @@ def _read_metrics(run: Path) -> dict[str, Any]:
     if not (run / METRICS).is_file():
         raise InputError(f"{run / METRICS} not found; is {run} a folder written by `deepclust fit`?")
     try:
-        return json.loads((run / METRICS).read_text())
+        metrics = json.loads((run / METRICS).read_text())
     except json.JSONDecodeError as err:
         raise InputError(f"{run / METRICS} is not valid JSON ({err})") from err
+    if not isinstance(metrics, dict):
+        raise InputError(f"{run / METRICS} is not a deepclust metrics file: it holds a {type(metrics).__name__}, not an object")
+    return metrics
 
 
 def _write_npy(path: Path, array: np.ndarray) -> Path:

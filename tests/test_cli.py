@@ -354,3 +354,21 @@ def test_evaluate_refuses_labels_it_would_misalign(content, message, saved_run, 
     labels.write_text(content(ids, y))
     code, _, err = run_main(monkeypatch, capsys, "evaluate", saved_run, "--labels", labels)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda run: (run / "metrics.json").write_text("[1, 2]"), "not a deepclust metrics file"),
+        (lambda run: (run / "labels.csv").write_text((run / "labels.csv").read_text().replace(",0.", ",abc", 1)), "not a deepclust labels file"),
+    ],
+    ids=["metrics-list", "confidence-text"],
+)
+def test_report_of_an_edited_run_says_which_file_is_wrong(edit, message, saved_run, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    edit(run)
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 2 and message in err and "Traceback" not in err
