@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -97,7 +98,7 @@ def check_params(estimator: Any, constraints: dict[str, tuple]) -> None:
         if isinstance(value, bool) or not isinstance(value, numeric):
             expected = ("an integer" if kind is int else "a number") + alternative
             raise InputError(f"{name}: {param} must be {expected}, got {value!r}")
-        if not np.isfinite(value):  # NaN passes every comparison below
+        if not isinstance(value, Integral) and not math.isfinite(value):  # NaN passes every comparison below
             raise InputError(f"{name}: {param} must be a finite number, got {value!r}")
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
