@@ -5,7 +5,8 @@ A run folder holds
 - ``labels.csv``: one row per input row: the user's ``id``, ``cluster``, ``confidence``
   (how clearly the row belongs to its cluster, in [0, 1]) and ``outlier`` (1 when the row
   is unusually far from its cluster's centre: beyond the cluster's fence from
-  :func:`deepclust.embed.outlier_fences`, kept in the model folder for ``predict``);
+  :func:`deepclust.embed.outlier_fences`, kept in the model folder for ``predict``); an image
+  file that could not be read has cluster -1 (``UNREADABLE``), confidence 0 and outlier 1;
 - ``embedding.npy``: the learned embedding, one row per input row;
 - ``metrics.json``: what was run and how well it clustered (internal scores, external ones
   when the data carries labels or ``evaluate`` was given them);
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
@@ -43,6 +45,8 @@ from deepclust.registry import get_method
 logger = logging.getLogger("deepclust")
 
 LABELS, EMBEDDING, METRICS, MODEL, REPORT = "labels.csv", "embedding.npy", "metrics.json", "model", "report.html"
+#: The cluster of a row whose file could not be read (an image): it is in labels.csv, never clustered.
+UNREADABLE = -1
 RUN_FILES = (LABELS, EMBEDDING, METRICS, MODEL, REPORT)
 BUILTIN_DIGITS = "digits (built in)"
 
@@ -94,18 +98,23 @@ def fit_run(
         features = front_end.fit_transform(loaded.data)
     else:
         features = loaded.data
-    logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(features), np.shape(features)[1])
-    estimator.fit(features)
+    readable = _readable_rows(front_end, n)  # an image file that could not be read is not clustered
+    fitted = _take(features, readable)
+    logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(fitted), np.shape(fitted)[1])
+    estimator.fit(fitted)
     seconds = time.perf_counter() - start
     model = estimator if front_end is None else Pipeline([("embed", front_end), ("cluster", estimator)])
 
-    embedding = estimator.transform(features)
-    labels = np.asarray(estimator.labels_)
-    distance = _distance_to_centre(estimator, embedding, labels)
-    fences = outlier_fences(distance, labels)
-    outlier = _is_outlier(distance, labels, fences)
+    embedding = estimator.transform(features)  # every row, so that embedding.npy lines up with labels.csv
+    labels = np.full(n, UNREADABLE, dtype=np.int64)
+    labels[readable] = estimator.labels_
+    distance = _distance_to_centre(estimator, embedding[readable], labels[readable])
+    fences = outlier_fences(distance, labels[readable])
+    outlier = ~readable
+    outlier[readable] = _is_outlier(distance, labels[readable], fences)
     scale = float(np.median(distance)) or 1.0
-    confidence = assignment_confidence(estimator, features, embedding, scale)
+    confidence = np.zeros(n)
+    confidence[readable] = assignment_confidence(estimator, fitted, embedding[readable], scale)
 
     metrics: dict[str, Any] = {
         "method": method,
@@ -113,17 +122,19 @@ def fit_run(
         "data": source,
         "modality": loaded.modality,
         "n_samples": n,
-        "n_clusters": int(len(np.unique(labels))),
+        "n_clusters": int(len(np.unique(labels[readable]))),
         "n_clusters_requested": n_clusters,
         "seed": seed,
         "seconds": round(seconds, 2),
-        "cluster_sizes": {str(c): int(s) for c, s in zip(*np.unique(labels, return_counts=True))},
-        "outliers": int(outlier.sum()),
-        "mean_confidence": float(confidence.mean()),
-        "internal": internal_scores(embedding, labels, random_state=seed),
+        "cluster_sizes": {str(c): int(s) for c, s in zip(*np.unique(labels[readable], return_counts=True))},
+        "outliers": int(outlier[readable].sum()),
+        "mean_confidence": float(confidence[readable].mean()),
+        "internal": internal_scores(embedding[readable], labels[readable], random_state=seed),
     }
+    if not readable.all():
+        metrics["unreadable"] = int((~readable).sum())
     if loaded.labels is not None:
-        metrics["external"] = external_scores(loaded.labels, labels)
+        metrics["external"] = external_scores(np.asarray(loaded.labels)[readable], labels[readable])
     from deepclust import __version__
 
     metrics["deepclust_version"] = __version__
@@ -140,21 +151,39 @@ def fit_run(
         logger.info("writing the report")
         write_report(
             out / REPORT,
-            embedding,
-            labels,
+            embedding[readable],
+            labels[readable],
             model=model,
             metrics=metrics,
-            ids=loaded.ids,
-            confidence=confidence,
-            outlier=outlier,
-            truth=loaded.labels,
+            ids=_take(loaded.ids, readable),
+            confidence=confidence[readable],
+            outlier=outlier[readable],
+            truth=_take(loaded.labels, readable),
             modality=loaded.modality,
-            data=loaded.data if report_data is None else report_data,
+            data=_take(loaded.data if report_data is None else report_data, readable),
             title=f"deepclust: {type(estimator).__name__} on {Path(source).name if source else 'data'}",
             map_method=map_method,
             random_state=seed,
         )
     return run
+
+
+def _readable_rows(front_end: Any, n: int) -> np.ndarray:
+    """Boolean mask of the rows the front end could read: all but an image encoder's ``skipped_`` files."""
+    readable = np.ones(n, dtype=bool)
+    readable[list(getattr(front_end, "skipped_", {}))] = False
+    return readable
+
+
+def _take(data: Any, rows: np.ndarray) -> Any:
+    """The ``rows`` (a boolean mask) of ``data``: an array, a DataFrame or a list; None stays None."""
+    if data is None or rows.all():
+        return data
+    if isinstance(data, pd.DataFrame):
+        return data.iloc[np.flatnonzero(rows)]
+    if isinstance(data, np.ndarray):
+        return data[rows]
+    return [data[i] for i in np.flatnonzero(rows)]
 
 
 def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
@@ -266,7 +295,9 @@ def predict_run(model_path: str | os.PathLike, loaded: Any, out_file: str | os.P
     model = load_model(folder)
     front_end, estimator = (model[0], model[-1]) if isinstance(model, Pipeline) else (None, model)
     features = loaded.data if front_end is None else front_end.transform(loaded.data)
-    labels = np.asarray(estimator.predict(features))
+    readable = _readable_rows(front_end, len(loaded.ids))
+    labels = np.full(len(loaded.ids), UNREADABLE, dtype=np.int64)
+    labels[readable] = estimator.predict(_take(features, readable))
     embedding = estimator.transform(features)
     try:  # what fit_run kept beside the model; a model saved from Python has neither
         fences = np.array([np.nan if f is None else f for f in metadata.get("outlier_fences", [])], dtype=np.float64)
@@ -275,8 +306,11 @@ def predict_run(model_path: str | os.PathLike, loaded: Any, out_file: str | os.P
         raise InputError(f"{folder / 'config.json'}: its outlier fences or distance scale are not numbers ({err})") from err
     if len(fences) <= labels.max(initial=-1):
         fences = np.full(int(labels.max()) + 1, np.nan)
-    outlier = _is_outlier(_distance_to_centre(estimator, embedding, labels), labels, fences)
-    confidence = assignment_confidence(estimator, features, embedding, scale)
+    assigned = labels[readable]
+    outlier = ~readable
+    outlier[readable] = _is_outlier(_distance_to_centre(estimator, embedding[readable], assigned), assigned, fences)
+    confidence = np.zeros(len(labels))
+    confidence[readable] = assignment_confidence(estimator, _take(features, readable), embedding[readable], scale)
     write_labels(out_file, loaded.ids, labels, confidence, outlier)
     return labels
 
@@ -304,7 +338,8 @@ def evaluate_run(run_path: str | os.PathLike, labels_file: str | os.PathLike) ->
     run = Path(run_path).expanduser()
     ids, clusters = read_labels_csv(run / LABELS)
     truth = read_truth(labels_file, ids)
-    scores = external_scores(truth, clusters)
+    clustered = clusters != UNREADABLE  # unreadable files were not clustered, so they are not scored
+    scores = external_scores(truth[clustered], clusters[clustered])
     metrics = _read_metrics(run)
     metrics["external"] = scores
     write_json(run / METRICS, _json_safe(metrics))
@@ -392,18 +427,19 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
             data, truth = loaded.data, loaded.labels
         except InputError as err:
             logger.warning("the report shows no examples: %s", err)
+    clustered = labels != UNREADABLE
     return write_report(
         run / REPORT,
-        embedding,
-        labels,
+        embedding[clustered],
+        labels[clustered],
         model=model,
         metrics=metrics,
-        ids=ids,
-        confidence=confidence,
-        outlier=outlier,
-        truth=truth,
+        ids=_take(ids, clustered),
+        confidence=confidence[clustered],
+        outlier=outlier[clustered],
+        truth=_take(truth, clustered),
         modality=metrics.get("modality"),
-        data=data,
+        data=_take(data, clustered),
         title=f"deepclust: {metrics.get('class', 'run')} on {Path(note_source).name if note_source else 'data'}",
         map_method=map_method,
         random_state=int(metrics.get("seed") or 0),

@@ -372,3 +372,27 @@ def test_report_of_an_edited_run_says_which_file_is_wrong(edit, message, saved_r
     edit(run)
     code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_unreadable_images_get_cluster_minus_one_and_are_not_clustered(image_folder, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    folder = tmp_path / "photos"
+    shutil.copytree(image_folder, folder)
+    (folder / "top" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nGARBAGE")
+    (folder / "bottom" / "empty.jpg").write_bytes(b"")
+    run = tmp_path / "run"
+    code, _, err = run_main(monkeypatch, capsys, "fit", folder, "--out", run, "--method", "aekmeans", "-k", "2", *SMALL_BATCHES, *FAST)
+    assert code == 0, err
+    labels, metrics = check_run_folder(run, 42, "images")
+    broken = {r["id"]: r for r in labels if r["id"].endswith(("corrupt.png", "empty.jpg"))}
+    assert len(broken) == 2 and all(r["cluster"] == "-1" and r["confidence"] == "0.0" and r["outlier"] == "1" for r in broken.values())
+    assert metrics["unreadable"] == 2 and sum(metrics["cluster_sizes"].values()) == 40
+    assert metrics["external"]["acc"] == 1.0  # scored on the 40 readable images
+
+    predicted = tmp_path / "predicted.csv"
+    code, _, err = run_main(monkeypatch, capsys, "predict", run, folder, "--out", predicted)
+    assert code == 0, err
+    assert read_labels(predicted) == labels  # the same -1 rows, and the same clusters for the rest
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 0, err
