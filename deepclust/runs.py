@@ -248,7 +248,9 @@ def build_method(
         if key not in accepted:
             raise InputError(f"method {name!r} has no parameter {key!r}; its parameters: {', '.join(sorted(accepted))}")
         settings[key] = tuple(value) if isinstance(value, list) else value
-    return cls(**{key: value for key, value in settings.items() if key in accepted})
+    estimator = cls(**{key: value for key, value in settings.items() if key in accepted})
+    estimator.check_parameters()
+    return estimator
 
 
 def _set_if_present(estimator: Any, **values: Any) -> None:

@@ -396,3 +396,11 @@ def test_unreadable_images_get_cluster_minus_one_and_are_not_clustered(image_fol
     assert read_labels(predicted) == labels  # the same -1 rows, and the same clusters for the rest
     code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("option", "message"), [(["-p", "lr=-1"], "lr must be in"), (["--device", "bogus"], "device must be 'auto'")])
+def test_a_bad_method_setting_is_refused_before_the_run_folder_is_made(option, message, table, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    code, _, err = run_main(monkeypatch, capsys, "fit", table[0], "--out", run, "-k", "2", *option)
+    assert code == 2 and message in err
+    assert not run.exists()

@@ -176,11 +176,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         """Pretrain the autoencoder on ``X``, then run the method's clustering phase."""
         X = check_features(self, X, reset=True)
         check_n_clusters(self, len(X), allow_auto=True)
-        check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
-        check_int_tuple(self, "hidden_dims")
-        check_int_tuple(self, "input_shape", optional=True)
+        self.device_ = self.check_parameters()
         self._check_before_training(len(X))
-        self.device_ = resolve_device(self.device)
         seed = seed_from(self.random_state)
         with seeded(seed, self.device_) as generator:
             data = rows_tensor(X, self.device_)
@@ -205,6 +202,17 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 stacklevel=2,
             )
         return self
+
+    def check_parameters(self) -> torch.device:
+        """Check every parameter that does not depend on the data; returns the resolved device.
+
+        ``fit`` calls it; the command line calls it before reading the data, so that a bad value
+        costs no encoding time.
+        """
+        check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
+        check_int_tuple(self, "hidden_dims")
+        check_int_tuple(self, "input_shape", optional=True)
+        return resolve_device(self.device)
 
     def _check_before_training(self, n_samples: int) -> None:
         """A method's own checks of its parameters against the data, run before pretraining so

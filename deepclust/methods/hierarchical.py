@@ -47,7 +47,7 @@ class DeepHierarchical(DeepClusterer):
     >>> labels = DeepHierarchical(n_clusters=10, pretrain_epochs=5, random_state=0).fit_predict(X)
     """
 
-    _constraints = {"max_points": (int, 2, None)}  # linkage and metric: check_linkage_metric in fit
+    _constraints = {"max_points": (int, 2, None)}  # linkage and metric: check_linkage_metric in check_parameters
     _state_classes = (Hierarchical,)
 
     def __init__(
@@ -95,8 +95,11 @@ class DeepHierarchical(DeepClusterer):
         self.metric = metric
         self.max_points = max_points
 
-    def _check_before_training(self, n_samples: int) -> None:
+    def check_parameters(self) -> torch.device:
         check_linkage_metric(self)
+        return super().check_parameters()
+
+    def _check_before_training(self, n_samples: int) -> None:
         if isinstance(self.n_clusters, int) and self.n_clusters > self.max_points:
             raise InputError(
                 f"DeepHierarchical: n_clusters={self.n_clusters} is larger than max_points={self.max_points}, "
