@@ -146,8 +146,11 @@ def set_class(name):
         (lambda f: (f / "state.json").unlink(), r"cannot read .*state.json"),
         (lambda f: rewrite_state(f, lambda s: s["states"][0].update(__class__="x")), r"names '__class__', which is not a learned attribute"),
         (lambda f: rewrite_state(f, lambda s: s["states"][0].update(n_features_in_=3)), r"weights of IDEC.autoencoder_ do not fit"),
+        (lambda f: rewrite_state(f, lambda s: s.update(states="x")), r"config.json and state.json do not describe the same estimators"),
+        (lambda f: rewrite_config(f, lambda c: c.update(steps=["x"])), r"config.json and state.json do not describe the same estimators"),
+        (lambda f: rewrite_config(f, lambda c: c.update(sha256="abc")), r"state.json was changed after the model was saved"),
     ],
-    ids=["version", "class", "param", "json", "weights", "missing", "attribute", "shape"],
+    ids=["version", "class", "param", "json", "weights", "missing", "attribute", "shape", "states-text", "steps-text", "checksums-text"],
 )
 def test_bad_or_tampered_folder_is_refused_with_a_clear_message(tamper, message, fitted_idec, tmp_path):
     save(fitted_idec, tmp_path)

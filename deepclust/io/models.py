@@ -124,16 +124,24 @@ def load_model(path: str | os.PathLike) -> Any:
     path = Path(path)
     config = read_config(path)
     files = {name: _read_bytes(path / name) for name in (STATE, WEIGHTS)}
+    checksums = config.get("sha256") if isinstance(config.get("sha256"), dict) else {}
     for name, content in files.items():
-        if hashlib.sha256(content).hexdigest() != config.get("sha256", {}).get(name):
+        if hashlib.sha256(content).hexdigest() != checksums.get(name):
             raise InputError(f"{path / name} was changed after the model was saved (its checksum differs); save the model again")
     try:
         arrays = load_arrays(files[WEIGHTS])
     except (SafetensorError, ValueError) as err:
         raise InputError(f"{path / WEIGHTS} is not a readable safetensors file: {err}") from err
-    states = _read_json(path / STATE, files[STATE]).get("states")
+    state_file = _read_json(path / STATE, files[STATE])
+    states = state_file.get("states") if isinstance(state_file, dict) else None
     entries = config.get("steps")
-    if not isinstance(entries, list) or not entries or not isinstance(states, list) or len(states) != len(entries):
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or not all(isinstance(entry, dict) for entry in entries)
+        or not isinstance(states, list)
+        or len(states) != len(entries)
+    ):
         raise InputError(f"{path}: {CONFIG} and {STATE} do not describe the same estimators")
     allowed = saveable_classes()
     steps = []
