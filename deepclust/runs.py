@@ -324,10 +324,12 @@ def model_folder(path: str | os.PathLike) -> Path:
 
 
 def load_data_for(model_path: str | os.PathLike, data: str | os.PathLike, modality: str | None = None, **options: Any) -> Any:
-    """Read ``data`` as the modality the saved model was fitted on (unless ``modality`` says otherwise)."""
+    """Read ``data`` as the modality the saved model was fitted on; ``modality``, when given, must be that one."""
     from deepclust.embed import load
 
     saved = read_config(model_folder(model_path)).get("metadata", {}).get("modality")
+    if modality is not None and saved is not None and modality != saved:
+        raise InputError(f"the model in {model_path} was fitted on {saved} data, so it cannot assign {modality} data; drop --modality {modality}")
     return load(data, modality=modality or saved, **options)
 
 

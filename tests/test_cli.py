@@ -298,10 +298,11 @@ def unknown_class(run: Path) -> None:
         (["predict", "{run}", "{csv}", "--out", "{tmp}/a-file"], "already exists; choose another file, or pass --overwrite"),
         (["predict", "{run}", "{csv}", "--out", "{tmp}"], "is a folder; predict writes one CSV file"),
         (["predict", "{run}", "{csv}", "--out", "{tmp}/p.parquet"], "predict writes CSV (id,cluster,confidence,outlier); name the file .csv"),
+        (["predict", "{run}", "{csv}", "--out", "{tmp}/p.csv", "--modality", "text"], "was fitted on tabular data, so it cannot assign text data"),
     ],
     ids=[
         "missing-file", "unknown-method", "zero-clusters", "unwritable-out", "unknown-param", "no-out", "no-model", "not-a-run",
-        "non-empty-out", "predict-over-data", "predict-into-run", "predict-over-file", "predict-to-folder", "predict-to-parquet",
+        "non-empty-out", "predict-over-data", "predict-into-run", "predict-over-file", "predict-to-folder", "predict-to-parquet", "predict-other-modality",
     ],
 )
 def test_bad_input_ends_with_exit_code_2_and_one_line(args, message, table, saved_run, tmp_path, monkeypatch, capsys):
