@@ -36,7 +36,7 @@ from sklearn.pipeline import Pipeline
 
 from deepclust.embed import outlier_fences
 from deepclust.errors import InputError
-from deepclust.io.models import load_model, read_config, save
+from deepclust.io.models import CONFIG, STATE, WEIGHTS, load_model, read_config, save
 from deepclust.io.write import write_atomic, write_json, write_labels
 from deepclust.metrics import external_scores, internal_scores
 from deepclust.objectives import soft_assignment
@@ -106,15 +106,12 @@ def fit_run(
     model = estimator if front_end is None else Pipeline([("embed", front_end), ("cluster", estimator)])
 
     embedding = estimator.transform(features)  # every row, so that embedding.npy lines up with labels.csv
-    labels = np.full(n, UNREADABLE, dtype=np.int64)
-    labels[readable] = estimator.labels_
-    distance = _distance_to_centre(estimator, embedding[readable], labels[readable])
-    fences = outlier_fences(distance, labels[readable])
-    outlier = ~readable
-    outlier[readable] = _is_outlier(distance, labels[readable], fences)
+    assigned, clustered_embedding = np.asarray(estimator.labels_), embedding[readable]
+    distance = _distance_to_centre(estimator, clustered_embedding, assigned)
+    fences = outlier_fences(distance, assigned)
+    far = _is_outlier(distance, assigned, fences)
     scale = float(np.median(distance)) or 1.0
-    confidence = np.zeros(n)
-    confidence[readable] = assignment_confidence(estimator, fitted, embedding[readable], scale)
+    sure = assignment_confidence(estimator, fitted, clustered_embedding, scale)
 
     metrics: dict[str, Any] = {
         "method": method,
@@ -122,19 +119,20 @@ def fit_run(
         "data": source,
         "modality": loaded.modality,
         "n_samples": n,
-        "n_clusters": int(len(np.unique(labels[readable]))),
+        "n_clusters": int(len(np.unique(assigned))),
         "n_clusters_requested": n_clusters,
         "seed": seed,
         "seconds": round(seconds, 2),
-        "cluster_sizes": {str(c): int(s) for c, s in zip(*np.unique(labels[readable], return_counts=True))},
-        "outliers": int(outlier[readable].sum()),
-        "mean_confidence": float(confidence[readable].mean()),
-        "internal": internal_scores(embedding[readable], labels[readable], random_state=seed),
+        "cluster_sizes": {str(c): int(s) for c, s in zip(*np.unique(assigned, return_counts=True))},
+        "outliers": int(far.sum()),
+        "mean_confidence": float(sure.mean()),
+        "internal": internal_scores(clustered_embedding, assigned, random_state=seed),
     }
     if not readable.all():
         metrics["unreadable"] = int((~readable).sum())
     if loaded.labels is not None:
-        metrics["external"] = external_scores(np.asarray(loaded.labels)[readable], labels[readable])
+        metrics["external"] = external_scores(_take(loaded.labels, readable), assigned)
+    labels, outlier, confidence = _on_rows(assigned, readable, UNREADABLE), _on_rows(far, readable, True), _on_rows(sure, readable, 0.0)
     from deepclust import __version__
 
     metrics["deepclust_version"] = __version__
@@ -173,6 +171,13 @@ def _readable_rows(front_end: Any, n: int) -> np.ndarray:
     readable = np.ones(n, dtype=bool)
     readable[list(getattr(front_end, "skipped_", {}))] = False
     return readable
+
+
+def _on_rows(values: np.ndarray, readable: np.ndarray, fill: Any) -> np.ndarray:
+    """``values`` of the readable rows spread over all rows, ``fill`` in the others."""
+    spread = np.full(len(readable), fill, dtype=np.asarray(values).dtype)
+    spread[readable] = values
+    return spread
 
 
 def _take(data: Any, rows: np.ndarray) -> Any:
@@ -220,7 +225,7 @@ def check_predict_output(out: str | os.PathLike, *, data: str | os.PathLike, run
     run_folder = Path(run).expanduser().resolve()
     if run_folder.name == MODEL:
         run_folder = run_folder.parent
-    if target.parent in (run_folder, run_folder / MODEL) and target.name in (*RUN_FILES, "config.json", "state.json", "weights.safetensors"):
+    if target.parent in (run_folder, run_folder / MODEL) and target.name in (*RUN_FILES, CONFIG, STATE, WEIGHTS):
         raise InputError(f"--out {out} is a file of the run {run_folder}; write the new labels outside it")
     if out.exists() and not overwrite:
         raise InputError(f"--out {out} already exists; choose another file, or pass --overwrite to replace it")
@@ -298,22 +303,20 @@ def predict_run(model_path: str | os.PathLike, loaded: Any, out_file: str | os.P
     front_end, estimator = (model[0], model[-1]) if isinstance(model, Pipeline) else (None, model)
     features = loaded.data if front_end is None else front_end.transform(loaded.data)
     readable = _readable_rows(front_end, len(loaded.ids))
-    labels = np.full(len(loaded.ids), UNREADABLE, dtype=np.int64)
-    labels[readable] = estimator.predict(_take(features, readable))
-    embedding = estimator.transform(features)
+    clustered = _take(features, readable)
+    assigned = np.asarray(estimator.predict(clustered))
+    clustered_embedding = estimator.transform(clustered)
     try:  # what fit_run kept beside the model; a model saved from Python has neither
         fences = np.array([np.nan if f is None else f for f in metadata.get("outlier_fences", [])], dtype=np.float64)
         scale = float(metadata.get("distance_scale") or 1.0)
     except (TypeError, ValueError) as err:
         raise InputError(f"{folder / 'config.json'}: its outlier fences or distance scale are not numbers ({err})") from err
-    if len(fences) <= labels.max(initial=-1):
-        fences = np.full(int(labels.max()) + 1, np.nan)
-    assigned = labels[readable]
-    outlier = ~readable
-    outlier[readable] = _is_outlier(_distance_to_centre(estimator, embedding[readable], assigned), assigned, fences)
-    confidence = np.zeros(len(labels))
-    confidence[readable] = assignment_confidence(estimator, _take(features, readable), embedding[readable], scale)
-    write_labels(out_file, loaded.ids, labels, confidence, outlier)
+    if len(fences) <= assigned.max(initial=-1):
+        fences = np.full(int(assigned.max()) + 1, np.nan)
+    far = _is_outlier(_distance_to_centre(estimator, clustered_embedding, assigned), assigned, fences)
+    sure = assignment_confidence(estimator, clustered, clustered_embedding, scale)
+    labels = _on_rows(assigned, readable, UNREADABLE)
+    write_labels(out_file, loaded.ids, labels, _on_rows(sure, readable, 0.0), _on_rows(far, readable, True))
     return labels
 
 
@@ -340,7 +343,7 @@ def evaluate_run(run_path: str | os.PathLike, labels_file: str | os.PathLike) ->
     run's row order) or two columns ``id,class`` (matched to the run's ids). A header line is allowed.
     """
     run = Path(run_path).expanduser()
-    ids, clusters = read_labels_csv(run / LABELS)
+    ids, clusters, _, _ = read_labels_csv(run / LABELS)
     truth = read_truth(labels_file, ids)
     clustered = clusters != UNREADABLE  # unreadable files were not clustered, so they are not scored
     scores = external_scores(truth[clustered], clusters[clustered])
@@ -405,8 +408,7 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
 
     run = Path(run_path).expanduser()
     metrics = _read_metrics(run)
-    ids, labels = read_labels_csv(run / LABELS)
-    confidence, outlier = _read_label_columns(run / LABELS)
+    ids, labels, confidence, outlier = read_labels_csv(run / LABELS)
     try:
         embedding = np.load(run / EMBEDDING, allow_pickle=False)
     except (OSError, ValueError) as err:
@@ -451,20 +453,16 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
 
 
 # ------------------------------------------------------------------ run files
-def read_labels_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids as str, clusters as int)`` of a run's ``labels.csv``."""
+def read_labels_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids as str, clusters as int, confidence, outlier flags)`` of a run's ``labels.csv``."""
     table = _read_labels_table(path)
     try:
-        return np.array([r["id"] for r in table]), np.array([int(r["cluster"]) for r in table])
-    except (KeyError, ValueError) as err:
-        raise InputError(f"{path} is not a deepclust labels file (id,cluster,confidence,outlier): {err}") from err
-
-
-def _read_label_columns(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(confidence, outlier flags)`` of a run's ``labels.csv``."""
-    table = _read_labels_table(path)
-    try:
-        return np.array([float(r["confidence"]) for r in table]), np.array([r["outlier"] == "1" for r in table])
+        return (
+            np.array([r["id"] for r in table]),
+            np.array([int(r["cluster"]) for r in table]),
+            np.array([float(r["confidence"]) for r in table]),
+            np.array([r["outlier"] == "1" for r in table]),
+        )
     except (KeyError, TypeError, ValueError) as err:
         raise InputError(f"{path} is not a deepclust labels file (id,cluster,confidence,outlier): {err}") from err
 

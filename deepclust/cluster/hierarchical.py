@@ -9,6 +9,7 @@ plain Euclidean nearest-neighbour query, and k-means micro-clusters live in that
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,15 @@ def check_linkage_metric(estimator: Any) -> None:
             f"{type(estimator).__name__}: linkage='ward' with metric={estimator.metric!r} is not a valid pair; "
             f"ward needs metric='euclidean', and metric={estimator.metric!r} works with linkage in "
             f"{list(LINKAGES[1:])}"
+        )
+
+
+def check_leaves(estimator: Any) -> None:
+    """An integer ``estimator.n_clusters`` may not exceed ``max_points``, the number of tree leaves."""
+    if isinstance(estimator.n_clusters, Integral) and estimator.n_clusters > estimator.max_points:
+        raise InputError(
+            f"{type(estimator).__name__}: n_clusters={estimator.n_clusters} is larger than max_points={estimator.max_points}, "
+            "the number of tree leaves; raise max_points"
         )
 
 
@@ -194,11 +204,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
             if self.n_clusters is None:
                 raise InputError(f"{name}: set n_clusters or distance_threshold; both are None")
             check_n_clusters(self, n_samples)
-            if self.n_clusters > self.max_points:
-                raise InputError(
-                    f"{name}: n_clusters={self.n_clusters} is larger than max_points={self.max_points}, "
-                    "the number of tree leaves; raise max_points"
-                )
+            check_leaves(self)
         elif self.n_clusters is not None:
             raise InputError(
                 f"{name}: set exactly one of n_clusters and distance_threshold, got n_clusters={self.n_clusters!r} "

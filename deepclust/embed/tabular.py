@@ -105,9 +105,6 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if self.impute not in IMPUTERS:
             raise InputError(f"TabularEncoder: impute must be one of {list(IMPUTERS)}, got {self.impute!r}")
         frame = _as_frame(X)
-        nested = [name for name in frame.columns if frame[name].dtype == object and frame[name].map(_is_nested).any()]
-        if nested:
-            raise InputError(f"TabularEncoder: column(s) {nested} hold lists or arrays in their cells; a table needs one number or category per cell")
         numeric, categorical = self._column_kinds(frame)
         self.dropped_columns_ = _unusable_columns(frame, categorical)
         if self.dropped_columns_:
@@ -264,10 +261,6 @@ def _as_frame(X: Any) -> pd.DataFrame:
     return frame
 
 
-def _is_nested(value: Any) -> bool:
-    return isinstance(value, (list, tuple, dict, set, np.ndarray))
-
-
 def _cell(value: Any) -> Any:
     """A table cell as a plain Python value, so that messages show ``inf``, not ``np.float32(inf)``."""
     return value.item() if isinstance(value, np.generic) else value
@@ -277,7 +270,12 @@ def _unusable_columns(frame: pd.DataFrame, categorical: list[str]) -> dict[str, 
     """Columns that cannot separate clusters: empty, constant, or categorical with a new value in every row."""
     dropped = {}
     for name in frame.columns:
-        distinct = frame[name].nunique(dropna=True)
+        try:
+            distinct = frame[name].nunique(dropna=True)
+        except TypeError as err:  # unhashable cells: lists or arrays, e.g. a Parquet list column
+            raise InputError(
+                f"TabularEncoder: column(s) {[name]} hold lists or arrays in their cells; a table needs one number or category per cell"
+            ) from err
         if distinct == 0:
             dropped[name] = "empty"
         elif distinct == 1:

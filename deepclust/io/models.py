@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import decode_params, encode_params
 from deepclust.errors import InputError
-from deepclust.io.write import write_atomic
+from deepclust.io.write import json_text, write_atomic
 
 FORMAT = "deepclust-model"
 FORMAT_VERSION = 1
@@ -87,15 +87,9 @@ def save(model: Any, path: str | os.PathLike, *, metadata: dict[str, Any] | None
 
 
 def _config_json(config: dict[str, Any]) -> str:
-    """``config.json``'s text; NumPy scalars and arrays in the metadata become plain JSON values."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, (np.generic, np.ndarray)):
-            return value.tolist()
-        raise TypeError(f"{type(value).__name__} value {value!r}")
-
+    """``config.json``'s text; metadata JSON cannot hold is an InputError."""
     try:
-        return json.dumps(config, indent=2, sort_keys=True, default=plain) + "\n"
+        return json_text(config)
     except (TypeError, ValueError) as err:
         raise InputError(f"cannot save the model: its metadata must hold JSON values (str, int, float, bool, None, lists, dicts): {err}") from err
 

@@ -36,8 +36,22 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     return path
 
 
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text with sorted keys; NumPy scalars and arrays become plain values.
+
+    Anything else that JSON cannot hold raises ``TypeError``, naming the value.
+    """
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (np.generic, np.ndarray)):
+            return value.tolist()
+        raise TypeError(f"{type(value).__name__} value {value!r} is not JSON")
+
+    return json.dumps(data, indent=2, sort_keys=True, default=plain) + "\n"
+
+
 def write_json(path: str | os.PathLike, data: Any) -> Path:
-    return write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return write_atomic(path, json_text(data))
 
 
 def write_labels(path: str | os.PathLike, ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray, outlier: np.ndarray) -> Path:

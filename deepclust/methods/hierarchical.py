@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from deepclust.cluster.hierarchical import Hierarchical, check_linkage_metric
-from deepclust.errors import InputError
+from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
@@ -100,11 +99,7 @@ class DeepHierarchical(DeepClusterer):
         return super().check_parameters()
 
     def _check_before_training(self, n_samples: int) -> None:
-        if isinstance(self.n_clusters, int) and self.n_clusters > self.max_points:
-            raise InputError(
-                f"DeepHierarchical: n_clusters={self.n_clusters} is larger than max_points={self.max_points}, "
-                "the number of tree leaves; raise max_points"
-            )
+        check_leaves(self)
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         self.hierarchical_ = Hierarchical(
