@@ -44,7 +44,7 @@ def check_n_clusters(estimator: Any, n_samples: int, *, allow_auto: bool = False
     k = estimator.n_clusters
     name = type(estimator).__name__
     if allow_auto and isinstance(k, str) and k == "auto":
-        check_k_range(estimator, n_samples)
+        check_k_range(estimator.k_range, n_samples, name)
         return None
     if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
         accepted = "a positive integer or 'auto'" if allow_auto else "a positive integer"
@@ -54,22 +54,25 @@ def check_n_clusters(estimator: Any, n_samples: int, *, allow_auto: bool = False
     return int(k)
 
 
-def check_k_range(estimator: Any, n_samples: int) -> range:
-    """``k_range=(low, high)``: the inclusive range of cluster counts ``n_clusters="auto"`` tries."""
-    name, k_range = type(estimator).__name__, estimator.k_range
+def check_k_range(k_range: Any, n_samples: int, owner: str, data: str = "X") -> range:
+    """``k_range=(low, high)``: the inclusive range of cluster counts to try, each in [2, n_samples - 1].
+
+    One meaning everywhere: the estimators' ``n_clusters="auto"`` and ``select_n_clusters`` both
+    read it so; ``owner`` and ``data`` name the caller and its array in the messages.
+    """
     if (
         not isinstance(k_range, (tuple, list))
         or len(k_range) != 2
         or not all(isinstance(k, Integral) and not isinstance(k, bool) for k in k_range)
     ):
-        raise InputError(f"{name}: k_range must be a pair of integers (low, high), got {k_range!r}")
+        raise InputError(f"{owner}: k_range must be a pair of integers (low, high), both included, got {k_range!r}")
     low, high = int(k_range[0]), int(k_range[1])
     if not 2 <= low <= high:
-        raise InputError(f"{name}: k_range=({low}, {high}) is empty or starts below 2; need 2 <= low <= high")
+        raise InputError(f"{owner}: k_range=({low}, {high}) is empty or starts below 2; need 2 <= low <= high")
     if high >= n_samples:
         smaller = f"a smaller k_range, e.g. ({low}, {n_samples - 1}), or " if n_samples - 1 >= low else ""
         raise InputError(
-            f"{name}: k_range=({low}, {high}) reaches {high} clusters, but X has only {n_samples} samples; give {smaller}a number of clusters"
+            f"{owner}: k_range=({low}, {high}) reaches {high} clusters, but {data} has only {n_samples} samples; give {smaller}a number of clusters"
         )
     return range(low, high + 1)
 

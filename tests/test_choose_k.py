@@ -45,16 +45,15 @@ def test_every_criterion_finds_three_centres(criterion):
     # 100 points per centre: BIC's full covariances (55 parameters each in 10-d) turn
     # near-singular with ~15 points per cluster, and then BIC favours the largest k.
     X, _ = separated_blobs(3, per_centre=100)
-    result = select_n_clusters(X, range(2, 9), criterion=criterion, random_state=0, n_resamples=5)
+    result = select_n_clusters(X, (2, 8), criterion=criterion, random_state=0, n_resamples=5)
     assert result.best_k == 3
     assert result.criterion == criterion
 
 
 def test_scores_cover_the_range_and_best_k_is_the_best_score():
     X, _ = separated_blobs(3)
-    k_range = [6, 2, 4, 3, 4]
-    result = select_n_clusters(X, k_range, criterion="davies_bouldin", random_state=0)
-    assert sorted(result.scores) == [2, 3, 4, 6]
+    result = select_n_clusters(X, (2, 6), criterion="davies_bouldin", random_state=0)
+    assert sorted(result.scores) == [2, 3, 4, 5, 6]  # both ends included, as the estimators' k_range
     assert all(np.isfinite(s) for s in result.scores.values())
     assert result.scores[result.best_k] == min(result.scores.values())  # lower is better
     assert result.labels.shape == (len(X),)
@@ -64,22 +63,22 @@ def test_stability_ties_go_to_the_largest_k():
     # Three blobs where k=2 merges the same two every time: k=2 and k=3 are both perfectly
     # stable, and the finer, true k must win.
     X, _ = separated_blobs(3)
-    result = select_n_clusters(X, [2, 3], criterion="stability", random_state=0, n_resamples=4)
+    result = select_n_clusters(X, (2, 3), criterion="stability", random_state=0, n_resamples=4)
     assert result.scores[2] == result.scores[3] == pytest.approx(1.0)
     assert result.best_k == 3
 
 
 def test_silhouette_on_a_subsample_of_large_data():
     X, _ = make_blobs(n_samples=20_000, n_features=10, centers=4, center_box=(-20, 20), random_state=1)
-    result = select_n_clusters(X, range(2, 7), random_state=0, sample_size=500, n_init=1)
+    result = select_n_clusters(X, (2, 6), random_state=0, sample_size=500, n_init=1)
     assert result.best_k == 4
 
 
 def test_same_random_state_gives_the_same_result():
     X, _ = make_blobs(n_samples=300, n_features=5, centers=4, cluster_std=3.0, random_state=2)
     for criterion in ("silhouette", "stability"):
-        a = select_n_clusters(X, range(2, 7), criterion=criterion, random_state=7, n_resamples=3)
-        b = select_n_clusters(X, range(2, 7), criterion=criterion, random_state=7, n_resamples=3)
+        a = select_n_clusters(X, (2, 6), criterion=criterion, random_state=7, n_resamples=3)
+        b = select_n_clusters(X, (2, 6), criterion=criterion, random_state=7, n_resamples=3)
         assert a.scores == b.scores
         assert a.best_k == b.best_k
         np.testing.assert_array_equal(a.labels, b.labels)
@@ -88,10 +87,11 @@ def test_same_random_state_gives_the_same_result():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"k_range": []}, "k_range is empty"),
-        ({"k_range": range(1, 5)}, "at least 2, got 1"),
-        ({"k_range": [2, 3.5]}, "must hold integers"),
-        ({"k_range": [2, 30]}, "k=30 in k_range is not smaller than the number of samples \\(30\\)"),
+        ({"k_range": (5, 4)}, "k_range=\\(5, 4\\) is empty or starts below 2"),
+        ({"k_range": (1, 5)}, "starts below 2"),
+        ({"k_range": (2, 3.5)}, "must be a pair of integers \\(low, high\\)"),
+        ({"k_range": range(2, 5)}, "must be a pair of integers"),
+        ({"k_range": (2, 30)}, "reaches 30 clusters, but Z has only 30 samples; give a smaller k_range, e.g. \\(2, 29\\)"),
         ({"criterion": "elbow"}, "criterion must be one of \\['silhouette', 'calinski_harabasz'"),
         ({"n_resamples": 1}, "n_resamples must be an integer >= 2"),
         ({"sample_size": True}, "sample_size must be an integer"),
@@ -113,20 +113,20 @@ def test_bad_parameters_raise_input_error(kwargs, message):
 )
 def test_bad_embedding_raises_input_error(Z, message):
     with pytest.raises(InputError, match=message):
-        select_n_clusters(Z, [2])
+        select_n_clusters(Z, (2, 2))
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_identical_points_cannot_be_split():
     with pytest.raises(InputError, match="too few distinct points"):
-        select_n_clusters(np.ones((20, 3)), [2, 3], random_state=0)
+        select_n_clusters(np.ones((20, 3)), (2, 3), random_state=0)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_k_with_fewer_distinct_points_than_clusters_is_not_chosen():
     """Two distinct points score a perfect silhouette at every k; only k=2 is a real clustering of them."""
     Z = np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0)
-    selection = select_n_clusters(Z, [2, 3, 4], random_state=0)
+    selection = select_n_clusters(Z, (2, 4), random_state=0)
     assert selection.best_k == 2
     assert np.isnan(selection.scores[3]) and np.isnan(selection.scores[4])
     assert len(np.unique(selection.labels)) == 2
@@ -136,7 +136,7 @@ def test_report_k_per_criterion_on_digits(digits, capsys):
     """Informative only: digits have 10 classes but need not form 10 geometric clusters."""
     X, _ = digits
     picks = {
-        criterion: select_n_clusters(X, range(2, 16), criterion=criterion, random_state=0, n_init=1).best_k
+        criterion: select_n_clusters(X, (2, 15), criterion=criterion, random_state=0, n_init=1).best_k
         for criterion in CRITERIA
     }
     with capsys.disabled():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations
 from numbers import Integral
@@ -19,6 +18,7 @@ from sklearn.metrics import (
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
 
+from deepclust._validation import check_k_range
 from deepclust.errors import InputError
 from deepclust.train import seed_from
 
@@ -56,7 +56,7 @@ class KSelection:
 
 def select_n_clusters(
     Z: ArrayLike,
-    k_range: Iterable[int] = range(2, 21),
+    k_range: tuple[int, int] = (2, 20),
     *,
     criterion: str = "silhouette",
     random_state: int | np.random.RandomState | None = None,
@@ -66,7 +66,8 @@ def select_n_clusters(
 ) -> KSelection:
     """Pick the number of clusters of ``Z`` that scores best under ``criterion``.
 
-    Every k in ``k_range`` is clustered and scored:
+    Every k from ``k_range[0]`` to ``k_range[1]`` (both included, as the estimators' ``k_range``)
+    is clustered and scored:
 
     - ``"silhouette"`` (higher is better), ``"calinski_harabasz"`` (higher),
       ``"davies_bouldin"`` (lower): the score of a k-means clustering.
@@ -98,8 +99,8 @@ def select_n_clusters(
     ----------
     Z : array-like of shape (n_samples, n_features)
         Points to cluster, typically an embedding.
-    k_range : iterable of int, default=range(2, 21)
-        Candidate numbers of clusters; each at least 2 and below ``n_samples``.
+    k_range : (int, int), default=(2, 20)
+        ``(low, high)``: the numbers of clusters tried, both included; ``2 <= low <= high < n_samples``.
     criterion : {"silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability"}, \
 default="silhouette"
         How a clustering is scored.
@@ -122,13 +123,13 @@ default="silhouette"
     Raises
     ------
     InputError
-        If ``Z`` is not a finite 2-D numeric array, ``k_range`` is empty or holds a k below 2 or
-        not below ``n_samples``, ``criterion`` is unknown, or a count parameter is out of range.
+        If ``Z`` is not a finite 2-D numeric array, ``k_range`` is not a pair ``2 <= low <= high``
+        below ``n_samples``, ``criterion`` is unknown, or a count parameter is out of range.
     """
     if criterion not in CRITERIA:
         raise InputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
     Z = _check_embedding(Z)
-    ks = _check_k_range(k_range, len(Z))
+    ks = check_k_range(k_range, len(Z), "select_n_clusters", data="Z")
     counts = (("n_init", n_init, 1), ("sample_size", sample_size, 2), ("n_resamples", n_resamples, 2))
     for name, value, low in counts:
         if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
@@ -157,7 +158,7 @@ default="silhouette"
 
     valid = {k: s for k, s in scores.items() if not np.isnan(s)}
     if not valid:
-        raise InputError(f"no k in {ks} gave k distinct clusters; Z has too few distinct points to choose k")
+        raise InputError(f"no k in {k_range} gave k distinct clusters; Z has too few distinct points to choose k")
     pick = max if CRITERIA[criterion] else min
     best_k = pick(reversed(valid), key=valid.get)  # a tie goes to the largest k
     return KSelection(best_k=best_k, criterion=criterion, scores=scores, labels=labellings[best_k])
@@ -171,24 +172,6 @@ def _check_embedding(Z: ArrayLike) -> np.ndarray:
         return check_array(Z, dtype=[np.float64, np.float32], ensure_min_samples=2)
     except (TypeError, ValueError) as err:  # TypeError: a sparse matrix
         raise InputError(f"Z: {err}") from err
-
-
-def _check_k_range(k_range: Iterable[int], n_samples: int) -> list[int]:
-    """The distinct candidate k in increasing order, each an integer in [2, n_samples - 1]."""
-    ks = list(k_range)
-    if not ks:
-        raise InputError("k_range is empty; give at least one number of clusters, e.g. range(2, 21)")
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, Integral):
-            raise InputError(f"k_range must hold integers, got {k!r}")
-        if k < 2:
-            raise InputError(f"every k in k_range must be at least 2, got {k}")
-        if k >= n_samples:
-            raise InputError(
-                f"k={k} in k_range is not smaller than the number of samples ({n_samples}); "
-                "every k must be below n_samples"
-            )
-    return sorted({int(k) for k in ks})
 
 
 def _stability(Z: np.ndarray, k: int, n_init: int, n_resamples: int, seed: int) -> float:

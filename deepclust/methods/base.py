@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
-from deepclust._validation import check_features, check_int_tuple, check_k_range, check_n_clusters, check_params
+from deepclust._validation import check_features, check_int_tuple, check_n_clusters, check_params
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
@@ -310,7 +310,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             return int(self.n_clusters)
         selection = select_n_clusters(
             self._embed(data).cpu().numpy(),
-            check_k_range(self, len(data)),
+            tuple(self.k_range),  # checked by check_n_clusters at the start of fit
             criterion=self.k_criterion,
             random_state=seed,
         )
