@@ -85,10 +85,11 @@ def fit(
     get_method(method)  # an unknown name fails before any data is read
     n_clusters = _parse_clusters(clusters)
     params = _parse_pairs(param or [], "--param")
-    loaded = load(data, modality=modality.value if modality else None, **_data_options(data_option, id_column))
+    options = _data_options(data_option, id_column)
+    loaded = load(data, modality=modality.value if modality else None, **options)
     run = fit_run(
         loaded, out, method=method, n_clusters=n_clusters, seed=seed, device=device, epochs=epochs, params=params,
-        verbose=not quiet, overwrite=overwrite, source=str(data.expanduser().resolve()), map_method=map_method.value,
+        verbose=not quiet, overwrite=overwrite, source=str(data.expanduser().resolve()), source_options=options, map_method=map_method.value,
     )
     m = run.metrics
     silhouette = m["internal"].get("silhouette")

@@ -19,6 +19,7 @@ Every file is written atomically. The command line is a thin layer over these fu
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -76,6 +77,7 @@ def fit_run(
     verbose: bool = True,
     overwrite: bool = False,
     source: str | None = None,
+    source_options: dict[str, Any] | None = None,
     report: bool = True,
     report_data: Any = None,
     map_method: str = "umap",
@@ -83,7 +85,8 @@ def fit_run(
     """Fit ``method`` on ``loaded`` (a :class:`deepclust.embed.LoadedData`) and write the run folder ``out``.
 
     ``epochs`` sets every ``*_epochs`` parameter of the method; ``params`` sets any other.
-    ``source`` is recorded so that ``report`` can read the data again; ``report_data``
+    ``source`` and ``source_options`` (what :func:`deepclust.load` was given besides the path) are
+    recorded, with a checksum of a source file, so that ``report`` can read the same rows again; ``report_data``
     replaces ``loaded.data`` for the report's examples (the demo shows its flat digit rows as images).
     """
     estimator = build_method(method, n_clusters, seed=seed, device=device, epochs=epochs, params=params, verbose=verbose, modality_params=loaded.method_params)
@@ -128,6 +131,10 @@ def fit_run(
         "mean_confidence": float(sure.mean()),
         "internal": internal_scores(clustered_embedding, assigned, random_state=seed),
     }
+    if source_options:
+        metrics["data_options"] = source_options
+    if source is not None and Path(source).is_file():
+        metrics["data_sha256"] = file_sha256(Path(source))
     if not readable.all():
         metrics["unreadable"] = int((~readable).sum())
     if loaded.labels is not None:
@@ -181,14 +188,18 @@ def _on_rows(values: np.ndarray, readable: np.ndarray, fill: Any) -> np.ndarray:
 
 
 def _take(data: Any, rows: np.ndarray) -> Any:
-    """The ``rows`` (a boolean mask) of ``data``: an array, a DataFrame or a list; None stays None."""
-    if data is None or rows.all():
-        return data
+    """The ``rows`` (a boolean mask or positions) of ``data``: an array, a DataFrame or a list; None stays None."""
+    if data is None:
+        return None
+    if rows.dtype == bool:
+        if rows.all():
+            return data
+        rows = np.flatnonzero(rows)
     if isinstance(data, pd.DataFrame):
-        return data.iloc[np.flatnonzero(rows)]
+        return data.iloc[rows]
     if isinstance(data, np.ndarray):
         return data[rows]
-    return [data[i] for i in np.flatnonzero(rows)]
+    return [data[i] for i in rows]
 
 
 def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
@@ -427,10 +438,9 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
         data = digits.reshape(-1, 8, 8)
     elif note_source is not None:
         try:
-            loaded = load_data_for(run, note_source, metrics.get("modality"))
-            if len(loaded.ids) != len(labels):
-                raise InputError(f"{note_source} now has {len(loaded.ids)} rows, the run {len(labels)}")
-            data, truth = loaded.data, loaded.labels
+            loaded = load_data_for(run, note_source, metrics.get("modality"), **(metrics.get("data_options") or {}))
+            rows = _rows_of_run(loaded, ids, metrics)
+            data, truth = _take(loaded.data, rows), _take(loaded.labels, rows)
         except InputError as err:
             logger.warning("the report shows no examples: %s", err)
     clustered = labels != UNREADABLE
@@ -450,6 +460,34 @@ def report_run(run_path: str | os.PathLike, *, map_method: str = "umap") -> Path
         map_method=map_method,
         random_state=int(metrics.get("seed") or 0),
     )
+
+
+def _rows_of_run(loaded: Any, ids: np.ndarray, metrics: dict[str, Any]) -> np.ndarray:
+    """Positions in the data read again of the run's rows, in the run's order.
+
+    Rows with ids of their own (an id column, image paths) are matched by id, so the source may
+    have been reordered or grown; rows known only by position must be the same file, unchanged.
+    """
+    source, found = metrics["data"], np.asarray(loaded.ids).astype(str)
+    if (metrics.get("data_options") or {}).get("id_column") or loaded.modality == "images":
+        position = {name: k for k, name in enumerate(found)}
+        if len(position) < len(found):
+            raise InputError(f"{source} now repeats ids, so its rows cannot be matched to the run's")
+        missing = [str(name) for name in ids if name not in position]
+        if missing:
+            raise InputError(f"{source} no longer holds {len(missing)} of the run's rows (e.g. id {missing[0]!r})")
+        return np.array([position[name] for name in ids], dtype=np.int64)
+    if len(found) != len(ids):
+        raise InputError(f"{source} now has {len(found)} rows, the run {len(ids)}")
+    if "data_sha256" in metrics and file_sha256(Path(source)) != metrics["data_sha256"]:
+        raise InputError(f"{source} has changed since the fit, and its rows have no ids to match them by (fit with --id-column to keep them)")
+    return np.arange(len(ids))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks (a run records its source's, to notice a changed file)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # ------------------------------------------------------------------ run files

@@ -95,7 +95,10 @@ def saved_run(table, tmp_path_factory) -> Path:
     path, _ = table
     loaded = deepclust.load(path, id_column="name")
     run = tmp_path_factory.mktemp("saved") / "run"
-    fit_run(loaded, run, method="aekmeans", n_clusters=4, epochs=5, params={"hidden_dims": [16]}, verbose=False, source=str(path), report=False)
+    fit_run(
+        loaded, run, method="aekmeans", n_clusters=4, epochs=5, params={"hidden_dims": [16]}, verbose=False,
+        source=str(path), source_options={"id_column": "name"}, report=False,
+    )
     return run
 
 
@@ -244,12 +247,46 @@ def test_report_of_a_run_whose_data_or_files_changed(saved_run, table, tmp_path,
     (run / "metrics.json").write_text(json.dumps({**metrics, "data": str(shorter)}))
     code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
     assert code == 0, err
-    assert "the report shows no examples" in err and "now has" in err
+    assert "the report shows no examples" in err and "no longer holds 10 of the run's rows (e.g. id 'customer-" in err
 
     labels = (run / "labels.csv").read_text().splitlines(keepends=True)
     (run / "labels.csv").write_text("".join(labels[:-5]))  # e.g. overwritten by another command
     code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
     assert code == 2 and "these files are not from the same fit" in err and "Traceback" not in err
+
+
+def test_report_matches_reordered_rows_by_their_ids(saved_run, table, tmp_path, monkeypatch, capsys):
+    """The run was fitted with --id-column: a source whose rows were shuffled since gives the same report."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(saved_run, run)
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 0 and err == "", err
+    before = (run / "report.html").read_text()
+    assert "customer-000" in before and ">name<" not in before  # the id column is an id again, not a feature
+
+    shuffled = tmp_path / "moved" / table[0].name  # the same name: the report's title names the file
+    shuffled.parent.mkdir()
+    pd.read_csv(table[0]).sample(frac=1.0, random_state=0).to_csv(shuffled, index=False)
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "data": str(shuffled)}))
+    code, _, err = run_main(monkeypatch, capsys, "report", run, "--map", "pca")
+    assert code == 0 and err == "", err
+    assert (run / "report.html").read_text() == before.replace(str(table[0]), str(shuffled))  # it names its source
+
+
+def test_report_refuses_examples_from_a_changed_file_without_ids(blobs, tmp_path, monkeypatch, capsys):
+    """Rows known only by position: a file reordered since the fit shows no examples rather than wrong ones."""
+    X, _ = blobs
+    data = tmp_path / "points.csv"
+    pd.DataFrame(X[:, :6], columns=[f"x{i}" for i in range(6)]).to_csv(data, index=False)
+    code, _, err = run_main(monkeypatch, capsys, "fit", data, "--out", tmp_path / "run", "-k", "4", "--method", "aekmeans", *FAST)
+    assert code == 0, err
+    pd.read_csv(data).iloc[::-1].to_csv(data, index=False)  # same rows, same count, reversed
+    code, _, err = run_main(monkeypatch, capsys, "report", tmp_path / "run", "--map", "pca")
+    assert code == 0
+    assert "the report shows no examples" in err and "has changed since the fit, and its rows have no ids" in err
 
 
 def test_demo_prints_scores_and_where_the_report_is(tmp_path, monkeypatch, capsys):
