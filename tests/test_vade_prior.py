@@ -40,3 +40,18 @@ def test_diagonal_variances_start_a_diagonal_prior():
     prior = MixturePrior(np.array([0.5, 0.5]), np.zeros((2, 2)), variances)
     precision = prior.precision_cholesky() @ prior.precision_cholesky().mT
     np.testing.assert_allclose(precision.detach().numpy(), np.stack([np.diag(1 / v) for v in variances]), rtol=1e-5)
+
+
+def test_posterior_of_rows_far_from_every_mean_is_a_distribution():
+    """1e20 away, squared distances pass float32's range: the float32 posterior is NaN, the assigned one is not."""
+    z = correlated_blobs()
+    gmm = GaussianMixture(3, covariance_type="full", random_state=0).fit(z)
+    prior = MixturePrior(gmm.weights_, gmm.means_, gmm.covariances_)
+    far = torch.from_numpy(z[:5] * np.float32(1e20))
+    with torch.no_grad():
+        assert prior.responsibilities(far).isnan().any()  # what predict_proba returned before
+        proba = prior.posterior(far)
+        near = prior.posterior(torch.from_numpy(z))
+    assert proba.dtype == torch.float32 and torch.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(dim=1).numpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(near.numpy(), gmm.predict_proba(z), atol=1e-4)

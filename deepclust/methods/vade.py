@@ -217,10 +217,10 @@ class VaDE(DeepClusterer):
 
     @torch.no_grad()
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
-        return self.prior_.responsibilities(z).argmax(dim=1)
+        return self.prior_.posterior(z).argmax(dim=1)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Posterior p(c | z) of each cluster at the embedding of each row of ``X``."""
         z = torch.from_numpy(self.transform(X)).to(self.device_)  # checks that the model is fitted
         with torch.no_grad():
-            return self.prior_.responsibilities(z).cpu().numpy()
+            return self.prior_.posterior(z).cpu().numpy()

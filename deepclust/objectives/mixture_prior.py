@@ -10,6 +10,7 @@ correlated ellipsoids (see :class:`~deepclust.methods.VaDE` for what that is wor
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -59,6 +60,14 @@ class MixturePrior(nn.Module):
     def responsibilities(self, z: torch.Tensor) -> torch.Tensor:
         """p(c | z): the posterior over components, used as q(c|x)."""
         return torch.softmax(self.log_joint(z), dim=1)
+
+    def posterior(self, z: torch.Tensor) -> torch.Tensor:
+        """p(c | z) for assigning rows, computed in float64 and returned in float32.
+
+        A row about 1e19 from every mean has a squared distance beyond float32's range, where the
+        float32 posterior is NaN; float64 holds the square of any float32 embedding.
+        """
+        return copy.deepcopy(self).double().responsibilities(z.double()).float()
 
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Per-row KL(q(z, c | x) || p(z, c)) of the ELBO, with q(c|x) = p(c|z) at the sample ``z``."""
