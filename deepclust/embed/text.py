@@ -49,11 +49,19 @@ def _sentence_model(path: str, device: str) -> Any:
     """Load a local sentence-transformers model once per process (loading takes seconds)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder needs no hub; make sure none is asked
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    # transformers draws a "Loading weights" bar for a local load of well under a second; deepclust's
+    # own progress (and --quiet) is what the user sees, so that bar is off while the model loads.
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
     try:
         return SentenceTransformer(path, device=device, local_files_only=True)
     except Exception as err:  # noqa: BLE001 - transformers raises many types for a broken model folder
         raise InputError(f"cannot load the sentence-transformers model in {path}: {err}") from err
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()
 
 
 class TextEncoder(TransformerMixin, BaseEstimator):
