@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from numbers import Integral
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -30,6 +32,13 @@ STREAM_SUFFIXES = (*PARQUET, ".npy")
 OUTPUT_SUFFIXES = (".npy", *PARQUET, ".csv")
 
 
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int, or an InputError: it must be a positive integer (not a bool, not 2.7)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class RowFile:
     """Rows of a Parquet or ``.npy`` file, read in blocks as float32 arrays.
 
@@ -37,10 +46,13 @@ class RowFile:
     ----------
     path : str or PathLike
         A ``.parquet``/``.pq`` table (numeric columns) or a 2-D ``.npy`` array.
-    columns : sequence of str or None
-        Parquet only: the feature columns, in this order; None takes every column but ``id_column``.
+    columns : list or tuple of str, or None
+        Parquet only: the feature columns, distinct and in this order; None takes every column
+        but ``id_column``.
     id_column : str or None
         Parquet only: a column of row ids, returned beside each block instead of row numbers.
+        An empty id is an error, and so is an id repeated within one block (ids repeated in
+        different blocks are not checked: that would hold every id in memory).
 
     Attributes
     ----------
@@ -48,6 +60,9 @@ class RowFile:
     feature_names : list of str
     id_name : str
         ``id_column``, or ``"row"`` when ids are row numbers.
+    named : bool
+        Whether ``feature_names`` are the file's own column names (Parquet), not made up
+        (``x0, x1, ...`` for ``.npy``).
     """
 
     def __init__(self, path: str | os.PathLike, *, columns: Sequence[str] | None = None, id_column: str | None = None) -> None:
@@ -58,8 +73,10 @@ class RowFile:
                 f"{self.path}: cannot stream {suffix or 'a file without ending'}; streaming reads "
                 f"{', '.join(STREAM_SUFFIXES)} (convert CSV once with pyarrow, or np.save a float32 array)"
             )
+        self._check_columns(columns, id_column)
         self.id_name = id_column or "row"
         self._id_column = id_column
+        self.named = suffix != ".npy"
         if suffix == ".npy":
             if columns is not None or id_column is not None:
                 raise InputError(f"{self.path}: columns and id_column apply to Parquet tables, not to .npy arrays")
@@ -74,6 +91,21 @@ class RowFile:
             self.n_features = len(self.feature_names)
         if self.n_rows == 0:
             raise InputError(f"{self.path} has no rows")
+
+    def _check_columns(self, columns: Sequence[str] | None, id_column: str | None) -> None:
+        """``columns`` a list or tuple of distinct names without ``id_column``; ``id_column`` a name."""
+        if id_column is not None and not isinstance(id_column, str):
+            raise InputError(f"{self.path}: id_column must be a column name (a str) or None, got {id_column!r}")
+        if columns is None:
+            return
+        # A str would be read as one column per character, a generator would be used up by the first pass.
+        if not isinstance(columns, (list, tuple)) or not all(isinstance(name, str) for name in columns):
+            raise InputError(f"{self.path}: columns must be a list or tuple of column names (str), got {columns!r}")
+        repeated = sorted(name for name, count in Counter(columns).items() if count > 1)
+        if repeated:
+            raise InputError(f"{self.path}: columns lists {repeated} more than once; list each feature column once")
+        if id_column in columns:
+            raise InputError(f"{self.path}: the id column {id_column!r} is also listed in columns; ids are not features")
 
     def _open_array(self) -> np.ndarray:
         try:
@@ -115,8 +147,7 @@ class RowFile:
 
     def blocks(self, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(X, ids)`` for consecutive blocks of at most ``chunk_rows`` rows, in file order."""
-        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, Integral) or chunk_rows < 1:
-            raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
         if self._array is not None:
             for start in range(0, self.n_rows, chunk_rows):
                 block = np.asarray(self._array[start : start + chunk_rows], dtype=np.float32)
@@ -129,7 +160,7 @@ class RowFile:
             for j, name in enumerate(self.feature_names):
                 # Nulls become NaN here, and are then reported by _checked.
                 block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
-            ids = batch.column(self._id_column).to_numpy(zero_copy_only=False) if self._id_column else np.arange(start, start + len(block))
+            ids = self._checked_ids(batch.column(self._id_column), start) if self._id_column else np.arange(start, start + len(block))
             yield self._checked(block, start), ids
             start += len(block)
 
@@ -138,7 +169,7 @@ class RowFile:
 
         One pass over the file that keeps only the drawn rows of each block.
         """
-        n_rows = min(int(n_rows), self.n_rows)
+        n_rows = min(check_positive_int(n_rows, "n_rows"), self.n_rows)
         chosen = np.sort(sample_without_replacement(self.n_rows, n_rows, random_state=check_random_state(random_state)))
         if self._array is not None:
             return self._checked(np.asarray(self._array[chosen], dtype=np.float32), 0)
@@ -160,6 +191,22 @@ class RowFile:
             )
         return block
 
+    def _checked_ids(self, ids: pa.Array, start: int) -> np.ndarray:
+        """The ids of a block as an array, or an InputError naming the first empty or repeated one."""
+        if ids.null_count:
+            row = start + int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
+            raise InputError(f"{self.path}: id column {self._id_column!r} is empty in row {row} (0-based); every row needs an id")
+        values = ids.to_numpy(zero_copy_only=False)
+        repeated = pd.Series(values).duplicated().to_numpy()
+        if repeated.any():
+            second = int(np.flatnonzero(repeated)[0])
+            first = int(np.flatnonzero(values == values[second])[0])
+            raise InputError(
+                f"{self.path}: id column {self._id_column!r} repeats id {values[second]!r} in rows {start + first} and "
+                f"{start + second} (0-based); every row needs its own id"
+            )
+        return values
+
 
 class BlockWriter:
     """Results written block by block to ``.npy``, ``.parquet``/``.pq`` or ``.csv``; whole or not at all.
@@ -167,7 +214,8 @@ class BlockWriter:
     ``values`` of each block are labels (1-D) or an embedding (2-D). ``.npy`` holds the
     values alone (row ``i`` of the output is row ``i`` of the input); the tables hold an id
     column (``id_name``) and the values (``value_name``, or ``{value_name}0, ...`` for 2-D).
-    Use as a context manager: on an exception nothing is left behind.
+    Use as a context manager: on an exception nothing is left behind. The file gets the
+    permissions of any new file (``0o666`` less the umask).
     """
 
     def __init__(self, path: str | os.PathLike, n_rows: int, *, id_name: str = "row", value_name: str = "cluster") -> None:
@@ -175,6 +223,8 @@ class BlockWriter:
         self.suffix = self.path.suffix.lower()
         if self.suffix not in OUTPUT_SUFFIXES:
             raise InputError(f"{self.path}: cannot write {self.suffix or 'a file without ending'}; write {', '.join(OUTPUT_SUFFIXES)}")
+        if self.path.is_dir():
+            raise InputError(f"{self.path} is a folder; give the path of a file to write, ending in {', '.join(OUTPUT_SUFFIXES)}")
         self.n_rows, self.id_name, self.value_name = n_rows, id_name, value_name
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,6 +238,8 @@ class BlockWriter:
 
     def write(self, ids: np.ndarray, values: np.ndarray) -> None:
         """Append one block: ``ids`` and ``values`` have one entry (or row) per input row."""
+        if len(values) != len(ids):
+            raise InputError(f"{self.path}: {len(values)} results for a block of {len(ids)} rows; expected one per row")
         if self.suffix == ".npy":
             if self._out is None:
                 shape = (self.n_rows, *values.shape[1:])
@@ -202,23 +254,33 @@ class BlockWriter:
         self._written += len(values)
 
     def _table(self, ids: np.ndarray, values: np.ndarray) -> pa.Table:
-        columns = {self.id_name: ids}
         if values.ndim == 1:
-            columns[self.value_name] = values
+            named = {self.value_name: values}
         else:
-            columns.update({f"{self.value_name}{j}": values[:, j] for j in range(values.shape[1])})
-        return pa.table(columns)
+            named = {f"{self.value_name}{j}": values[:, j] for j in range(values.shape[1])}
+        if self.id_name in named:
+            raise InputError(f"{self.path}: the id column {self.id_name!r} has the name of an output column; rename the id column")
+        return pa.table({self.id_name: ids, **named})
 
     def close(self) -> Path:
-        """Finish the file and rename it into place; the file must have received every row."""
-        if self._written != self.n_rows:
-            raise InputError(f"{self.path}: {self._written} rows were written, {self.n_rows} expected")
-        if isinstance(self._out, np.ndarray):
-            self._out.flush()
-        elif self._out is not None:
-            self._out.close()
-        self._out = None
-        os.replace(self._temporary, self.path)
+        """Finish the file and rename it into place; the file must have received every row.
+
+        On failure the partial file is dropped.
+        """
+        try:
+            if self._written != self.n_rows:
+                raise InputError(f"{self.path}: {self._written} results were written for {self.n_rows} rows; expected one per row")
+            if isinstance(self._out, np.ndarray):
+                self._out.flush()
+            elif self._out is not None:
+                self._out.close()
+            self._out = None
+            # mkstemp made the file private (0o600); a finished output gets the permissions of any new file.
+            os.chmod(self._temporary, 0o666 & ~_umask())
+            os.replace(self._temporary, self.path)
+        except BaseException:
+            self.abort()
+            raise
         return self.path
 
     def abort(self) -> None:
@@ -236,3 +298,11 @@ class BlockWriter:
             self.close()
         else:
             self.abort()
+
+
+def _umask() -> int:
+    """The process's umask: reading it means setting it, so it is set straight back (at once:
+    a thread creating a file in between would create it with no mask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -4,7 +4,8 @@ The functions return lazy Dask collections; ``.compute()``, ``.to_parquet(...)``
 ``dask.array.to_npy_stack(...)`` runs them on the active scheduler: a
 ``distributed.LocalCluster`` or a real one (``distributed.Client("tcp://host:8786")``).
 The fitted model is sent to each worker once (one key in the graph), not with every block;
-the workers need deepclust installed.
+the workers need deepclust installed. A model fitted with column names (``feature_names_in_``)
+gets a DataFrame's columns by name, in the order it was fitted on.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ try:
 except ImportError as err:  # an optional dependency
     raise ImportError("deepclust.scale.dask needs Dask: pip install 'deepclust[dask]'") from err
 
-from deepclust.scale.streaming import predict_chunks
+from deepclust.scale.streaming import check_fitted, fitted_names, predict_chunks
 
 
 def predict_dask(model: Any, X: da.Array | dd.DataFrame, *, precision: str = "float32") -> da.Array | dd.Series:
@@ -32,8 +33,10 @@ def predict_dask(model: Any, X: da.Array | dd.DataFrame, *, precision: str = "fl
     Each block goes through :func:`deepclust.scale.streaming.predict_chunks`, so the labels
     equal ``model.predict`` on the whole data held in memory.
     """
+    check_fitted(model, "predict_dask")
     shipped = dask.delayed(model, pure=True)
     if isinstance(X, dd.DataFrame):
+        X = _in_fitted_order(X, model)
         return X.map_partitions(_predict_partition, shipped, precision, meta=pd.Series(dtype=np.int64, name="cluster"))
     rows = _whole_rows(X)
     return rows.map_blocks(_predict_block, shipped, precision, drop_axis=1, dtype=np.int64, meta=np.empty((0,), np.int64))
@@ -41,9 +44,11 @@ def predict_dask(model: Any, X: da.Array | dd.DataFrame, *, precision: str = "fl
 
 def transform_dask(model: Any, X: da.Array | dd.DataFrame) -> da.Array | dd.DataFrame:
     """``model.transform`` of every row (the embedding): a 2-D Dask array, or a DataFrame with columns z0, z1, ..."""
+    check_fitted(model, "transform_dask")
     shipped = dask.delayed(model, pure=True)
     if isinstance(X, dd.DataFrame):
-        width = model.transform(X.head(1, npartitions=-1).to_numpy(np.float32)).shape[1]
+        X = _in_fitted_order(X, model)
+        width = model.transform(_partition_rows(X.head(1, npartitions=-1), model)).shape[1]
         meta = pd.DataFrame({f"z{j}": pd.Series(dtype=np.float32) for j in range(width)})
         return X.map_partitions(_transform_partition, shipped, meta=meta)
     rows = _whole_rows(X)
@@ -51,6 +56,25 @@ def transform_dask(model: Any, X: da.Array | dd.DataFrame) -> da.Array | dd.Data
     return rows.map_blocks(
         _transform_block, shipped, chunks=(rows.chunks[0], (width,)), dtype=np.float32, meta=np.empty((0, width), np.float32)
     )
+
+
+def _in_fitted_order(frame: dd.DataFrame, model: Any) -> dd.DataFrame:
+    """``frame`` with the columns ``model`` was fitted on, selected by name in that order (as they are if it knows no names)."""
+    names = fitted_names(model)
+    if names is None:
+        return frame
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise InputError(
+            f"the DataFrame has no column(s) {missing}, which {type(model).__name__} was fitted on; "
+            f"it has {', '.join(map(str, frame.columns))}"
+        )
+    return frame[names]
+
+
+def _partition_rows(part: pd.DataFrame, model: Any) -> pd.DataFrame | np.ndarray:
+    """``part`` as ``model`` takes it: a DataFrame if it was fitted with column names (it then checks them), else an array."""
+    return part if fitted_names(model) is not None else part.to_numpy()
 
 
 def _whole_rows(X: Any) -> da.Array:
@@ -62,22 +86,28 @@ def _whole_rows(X: Any) -> da.Array:
     return X.rechunk({1: -1})
 
 
-def _predict_block(block: np.ndarray, model: Any, precision: str) -> np.ndarray:
+def _predict_block(block: np.ndarray | pd.DataFrame, model: Any, precision: str) -> np.ndarray:
     if len(block) == 0:
         return np.empty(0, dtype=np.int64)
-    return predict_chunks(model, np.asarray(block, dtype=np.float32), chunk_rows=len(block), precision=precision).astype(np.int64)
+    return predict_chunks(model, _float32(block), chunk_rows=len(block), precision=precision).astype(np.int64)
 
 
 def _predict_partition(part: pd.DataFrame, model: Any, precision: str) -> pd.Series:
-    labels = _predict_block(part.to_numpy(np.float32), model, precision)
+    labels = _predict_block(_partition_rows(part, model), model, precision)
     return pd.Series(labels, index=part.index, name="cluster")
 
 
-def _transform_block(block: np.ndarray, model: Any) -> np.ndarray:
-    return np.asarray(model.transform(np.asarray(block, dtype=np.float32)), dtype=np.float32)
+def _transform_block(block: np.ndarray | pd.DataFrame, model: Any) -> np.ndarray:
+    return np.asarray(model.transform(_float32(block)), dtype=np.float32)
+
+
+def _float32(block: np.ndarray | pd.DataFrame) -> np.ndarray | pd.DataFrame:
+    """A block as float32, an array without a copy where it already is one."""
+    return block.astype(np.float32) if isinstance(block, pd.DataFrame) else np.asarray(block, dtype=np.float32)
 
 
 def _transform_partition(part: pd.DataFrame, model: Any) -> pd.DataFrame:
-    rows = part.to_numpy(np.float32) if len(part) else np.zeros((1, part.shape[1]), np.float32)
-    z = _transform_block(rows, model)[: len(part)]
+    # An empty partition still needs the embedding's width: embed a row of zeros, keep none of it.
+    rows = part if len(part) else pd.DataFrame(np.zeros((1, part.shape[1])), columns=part.columns)
+    z = _transform_block(_partition_rows(rows, model), model)[: len(part)]
     return pd.DataFrame(z, index=part.index, columns=[f"z{j}" for j in range(z.shape[1])])

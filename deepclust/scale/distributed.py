@@ -8,21 +8,24 @@ script, which calls :func:`init_distributed` and then ``fit_distributed(model, X
         --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 fit.py          # on each of two machines
 
 Every process reads the same data (a memory map shares one copy per machine), seeds alike
-and so draws the same shuffled index blocks of ``batch_size`` rows. Each process trains on
-its strided share of a block (``block[rank::world_size]``, DistributedSampler's split) and
-DistributedDataParallel averages the gradients, so a step equals a single-process step on
-the whole block: the loss curve is the single-process one (with ``noise > 0`` each process
-draws its own dropout masks, so it matches in distribution only). Only pretraining — most
-of the training time — is split; the clustering phase then runs on every process alike,
-and every process ends with the same model.
+(with ``random_state=None``, on a seed drawn by rank 0) and so draws the same shuffled
+index blocks of ``batch_size`` rows. Each process trains on its strided share of a block
+(``block[rank::world_size]``, DistributedSampler's split) and DistributedDataParallel
+averages the gradients, so a step equals a single-process step on the whole block: the loss
+curve is the single-process one (with ``noise > 0`` each process draws its own dropout
+masks, so it matches in distribution only). Only pretraining — most of the training time —
+is split; the clustering phase then runs on every process alike, and every process ends
+with the same model.
 """
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from numbers import Integral
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -30,7 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
-from deepclust.train import TrainingLog
+from deepclust.train import TrainingLog, seed_from
 
 
 def init_distributed(backend: str | None = None) -> torch.device:
@@ -39,15 +42,53 @@ def init_distributed(backend: str | None = None) -> torch.device:
     ``backend`` defaults to NCCL when CUDA is present and to gloo on CPUs. Outside torchrun
     (no ``WORLD_SIZE`` in the environment) nothing is started and training is single-process.
     With CUDA, the device is ``cuda:LOCAL_RANK`` and becomes the current one, so that
-    ``device="auto"`` in an estimator picks it.
+    ``device="auto"`` in an estimator picks it. The environment and ``backend`` are checked
+    first: a bad RANK or WORLD_SIZE would otherwise leave the processes waiting for each other.
     """
     cuda = torch.cuda.is_available()
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if cuda else torch.device("cpu")
+    backend = backend or ("nccl" if cuda else "gloo")
+    _check_backend(backend, cuda)
+    device = torch.device("cuda", _env_int("LOCAL_RANK", default=0)) if cuda else torch.device("cpu")
     if cuda:
         torch.cuda.set_device(device)
     if "WORLD_SIZE" in os.environ and not dist.is_initialized():
-        dist.init_process_group(backend or ("nccl" if cuda else "gloo"))
+        _check_torchrun_environment()
+        dist.init_process_group(backend)
     return device
+
+
+def _check_backend(backend: str, cuda: bool) -> None:
+    """An InputError for a backend torch.distributed does not know, or NCCL without a GPU."""
+    known = [name for name in dist.Backend.backend_list if name != "undefined"]
+    if backend not in known:
+        raise InputError(f"init_distributed: backend must be one of {known}, got {backend!r}")
+    if backend == "nccl" and not cuda:
+        raise InputError("init_distributed: backend='nccl' needs CUDA, which this machine lacks; use backend='gloo' on CPUs")
+
+
+def _check_torchrun_environment() -> None:
+    """An InputError unless WORLD_SIZE, RANK (and MASTER_PORT if set) describe a valid process group."""
+    world = _env_int("WORLD_SIZE")
+    if world < 1:
+        raise InputError(f"init_distributed: WORLD_SIZE must be at least 1, got {world}")
+    rank = _env_int("RANK")
+    if not 0 <= rank < world:
+        raise InputError(f"init_distributed: RANK={rank} is outside [0, WORLD_SIZE={world}); ranks are 0 to {world - 1}")
+    if "MASTER_PORT" in os.environ and not 0 < _env_int("MASTER_PORT") < 65536:
+        raise InputError(f"init_distributed: MASTER_PORT must be a port number in [1, 65535], got {os.environ['MASTER_PORT']}")
+
+
+def _env_int(name: str, *, default: int | None = None) -> int:
+    """The environment variable ``name`` (torchrun sets it) as an int; ``default`` when it is unset."""
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            raise InputError(f"init_distributed: {name} is not set; start the processes with torchrun, which sets it")
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InputError(f"init_distributed: {name} must be an integer, got {value!r}") from None
 
 
 def rank_and_world_size() -> tuple[int, int]:
@@ -95,8 +136,11 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     """Fit a deep clustering ``model`` on ``X`` with its pretraining split across the process group.
 
     Call it in every process (after :func:`init_distributed`); each ends with the same fitted
-    ``model``, still an instance of its own class (so ``deepclust.save`` takes it). Without a
-    process group it is ``model.fit(X)``.
+    ``model``, still an instance of its own class (so ``deepclust.save`` takes it), with its
+    parameters unchanged. Every process must hold the same ``X`` (the shapes are compared
+    first); a ``random_state`` that is not an int is replaced, for this fit, by one seed drawn
+    on rank 0, so that all processes fit the same model. Without a process group it is
+    ``model.fit(X)``.
 
     >>> from deepclust import IDEC
     >>> from deepclust.scale import fit_distributed
@@ -104,9 +148,35 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     """
     if not isinstance(model, DeepClusterer):
         raise InputError(f"fit_distributed takes a deep clustering estimator such as deepclust.IDEC(...), got {type(model).__name__}")
-    fitted = _data_parallel(type(model))(**model.get_params(deep=False)).fit(X)
-    model.__dict__.update(vars(fitted))
+    params = model.get_params(deep=False)
+    _, world = rank_and_world_size()
+    if world > 1:
+        _check_same_shape(X, world)
+        params["random_state"] = _shared_seed(model.random_state)
+    fitted = _data_parallel(type(model))(**params).fit(X)
+    model.__dict__.update({name: value for name, value in vars(fitted).items() if name not in params})
     return model
+
+
+def _check_same_shape(X: Any, world: int) -> None:
+    """An InputError, on every process alike, unless all processes hold data of the same shape.
+
+    Different shapes would otherwise abort the processes inside the collective calls of training.
+    """
+    shapes: list[Any] = [None] * world
+    dist.all_gather_object(shapes, tuple(np.shape(X)))
+    if len(set(shapes)) > 1:
+        held = ", ".join(f"rank {rank} {shape}" for rank, shape in enumerate(shapes))
+        raise InputError(f"fit_distributed: every process must hold the same X (rows, features), but they hold {held}")
+
+
+def _shared_seed(random_state: Any) -> Any:
+    """An int ``random_state`` as it is; otherwise rank 0's seed drawn from it, sent to every process."""
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        return random_state
+    seed = [seed_from(random_state)]  # drawn on every process, so a bad random_state fails on all alike
+    dist.broadcast_object_list(seed, src=0)
+    return seed[0]
 
 
 @cache
