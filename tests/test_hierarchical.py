@@ -6,13 +6,17 @@ import time
 
 import numpy as np
 import pytest
-from scipy.cluster.hierarchy import dendrogram, is_valid_linkage
+from scipy.cluster.hierarchy import cut_tree, dendrogram, is_valid_linkage
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 
 from deepclust import DeepHierarchical, Hierarchical, InputError
 from deepclust.cluster.hierarchical import LINKAGES, METRICS
 from deepclust.metrics import cluster_accuracy
 
+# Four groups whose merges tie in height (1.0 inside the squares), so a height cut cannot give 4.
+TIED_GROUPS = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [5, 5], [5, 6], [6, 5], [6, 6], [10, 0], [10, 1]], float)
 VALID_PAIRS = [(linkage, metric) for linkage in LINKAGES for metric in METRICS if linkage != "ward" or metric == "euclidean"]
 
 
@@ -59,6 +63,42 @@ def test_distance_threshold_cuts_between_the_within_and_between_blob_merges(blob
     assert cluster_accuracy(y, model.labels_) == 1.0
     assert Hierarchical(n_clusters=None, distance_threshold=heights[-1] + 1).fit(X).n_clusters_ == 1
     assert Hierarchical(n_clusters=None, distance_threshold=0.0).fit(X).n_clusters_ == len(X)
+
+
+@pytest.mark.parametrize("linkage", LINKAGES)
+def test_tied_merge_heights_still_give_exactly_n_clusters(linkage):
+    model = Hierarchical(n_clusters=4, linkage=linkage).fit(TIED_GROUPS)
+    assert model.n_clusters_ == 4
+    expected = cut_tree(model.linkage_matrix_, n_clusters=4)[:, 0]
+    np.testing.assert_array_equal(model.labels_, np.unique(expected, return_inverse=True)[1])
+    np.testing.assert_array_equal(model.predict(TIED_GROUPS), model.labels_)
+
+
+def test_fewer_distinct_rows_than_n_clusters_warns_and_keeps_duplicates_together():
+    X = np.repeat(np.arange(10.0)[:, None] * [1, 2], 5, axis=0)
+    with pytest.warns(ConvergenceWarning, match="n_clusters=20 but the data has only 10 distinct rows"):
+        model = Hierarchical(n_clusters=20).fit(X)
+    assert model.n_clusters_ == 10
+    np.testing.assert_array_equal(model.labels_, np.unique(model.labels_[::5].repeat(5), return_inverse=True)[1])
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+@pytest.mark.parametrize("linkage", LINKAGES)
+def test_distance_threshold_keeps_only_merges_strictly_below_it_as_scikit_learn(linkage):
+    model = Hierarchical(n_clusters=None, linkage=linkage, distance_threshold=1.0).fit(TIED_GROUPS)
+    reference = AgglomerativeClustering(n_clusters=None, linkage=linkage, distance_threshold=1.0).fit(TIED_GROUPS)
+    assert model.n_clusters_ == reference.n_clusters_ == len(TIED_GROUPS)  # every first merge is at exactly 1.0
+
+
+def test_float64_input_is_clustered_in_float64():
+    rng = np.random.default_rng(0)
+    times = 1.7e9 + np.r_[rng.normal(0, 3, (20, 1)), rng.normal(40, 3, (20, 1))]  # epoch seconds: float32 rounds to 128
+    model = Hierarchical(n_clusters=2).fit(times)
+    np.testing.assert_array_equal(model.labels_, np.repeat(model.labels_[[0, 20]], 20))
+    assert model.labels_[0] != model.labels_[20]
+    np.testing.assert_allclose(model.cluster_centers_[model.labels_[[0, 20]], 0], [times[:20].mean(), times[20:].mean()])
+    huge = Hierarchical(n_clusters=2).fit(times * 1e30)  # finite in float64, infinite in float32
+    np.testing.assert_array_equal(huge.labels_, model.labels_)
 
 
 def test_large_input_is_condensed_quickly_and_stays_accurate():
@@ -141,3 +181,14 @@ def test_deep_hierarchical_clusters_digits_on_a_reduced_budget(digits, one_torch
     np.testing.assert_array_equal(model.predict(X), model.labels_)
     assert is_valid_linkage(model.hierarchical_.linkage_matrix_)
     assert model.cluster_centers_.shape == (10, 10)
+
+
+def test_deep_hierarchical_counts_the_clusters_it_found(one_torch_thread):
+    X = np.repeat(np.random.default_rng(0).normal(size=(3, 6)), 30, axis=0).astype(np.float32)
+    model = DeepHierarchical(n_clusters=5, hidden_dims=(16,), embedding_dim=4, pretrain_epochs=3, device="cpu", random_state=0)
+    with pytest.warns(ConvergenceWarning, match="only 3 distinct rows"):
+        model.fit(X)
+    assert model.n_clusters_ == 3
+    assert model.cluster_centers_.shape == (3, 4)
+    assert model.cluster_centers_.dtype == np.float32
+    np.testing.assert_array_equal(model.predict(X), model.labels_)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import signal
@@ -151,6 +152,46 @@ def test_series_file_header_and_ids(tmp_path):
     assert [s.tolist() for s in series] == [[1, 2, 3], [4, 5]]
     with pytest.raises(InputError, match="no id column 'label'"):
         read_series(path, id_column="label")
+
+
+@pytest.mark.parametrize("first_name", [0, 1])
+def test_numbered_column_names_are_a_header(tmp_path, first_name):
+    X = np.random.default_rng(0).normal(size=(4, 6))
+    pd.DataFrame(X, columns=range(first_name, first_name + 6)).to_csv(tmp_path / "wide.csv", index=False)
+    series, ids = read_series(tmp_path / "wide.csv")
+    np.testing.assert_allclose(series, X, rtol=1e-6)
+    assert ids.tolist() == [0, 1, 2, 3]
+    pd.DataFrame(X).to_csv(tmp_path / "indexed.csv")  # a nameless index column first
+    series, ids = read_series(tmp_path / "indexed.csv", id_column=0)
+    np.testing.assert_allclose(series, X, rtol=1e-6)
+    assert ids.tolist() == ["0", "1", "2", "3"]
+
+
+@pytest.mark.parametrize("id_column", [None, "series_id"])
+def test_long_format_file_is_refused_with_how_to_pivot_it(tmp_path, id_column):
+    path = tmp_path / "long.csv"
+    path.write_text("series_id,time,value\n7,0,0.5\n7,1,0.7\n8,0,0.1\n8,1,0.2\n")
+    with pytest.raises(InputError, match=r"long\.csv looks like long format.*'series_id' repeats '7' on lines 2 and 3.*pivot\(index='series_id', columns='time', values='value'\)"):
+        read_series(path, id_column=id_column)
+
+
+def test_repeated_series_ids_are_warned_about(tmp_path):
+    path = tmp_path / "ucr.csv"
+    path.write_text("2,0.1,0.2,0.3,0.4\n1,0.5,0.6,0.7,0.8\n2,0.9,1.0,1.1,1.2\n")
+    with pytest.warns(UserWarning, match=r"ucr\.csv: id column 0 repeats ids \(e\.g\. '2' on lines 1 and 3\)"):
+        _, ids = read_series(path, id_column=0)
+    assert ids.tolist() == ["2", "1", "2"]
+
+
+def test_series_file_messages_name_the_file_and_line(tmp_path):
+    path = tmp_path / "short.csv"
+    path.write_text("1.5,2,3\n4\n")
+    with pytest.raises(InputError, match=r"short\.csv line 2 holds 1 value; a series needs at least 2"):
+        read_series(path)
+    path = tmp_path / "semicolons.csv"
+    path.write_text("1.5;2;3\n4;5;6\n")
+    with pytest.raises(InputError, match=r"semicolons\.csv line 1: the fields look separated by ';'.*read with ','"):
+        read_series(path)
 
 
 def test_bad_series_input_is_an_input_error():

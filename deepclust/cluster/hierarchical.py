@@ -9,19 +9,21 @@ plain Euclidean nearest-neighbour query, and k-means micro-clusters live in that
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 from typing import Any
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster
+from scipy.cluster.hierarchy import cut_tree
 from scipy.cluster.hierarchy import linkage as scipy_linkage
 from scipy.spatial.distance import pdist
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from deepclust._state import encode, get_state, set_state
 from deepclust._validation import check_features, check_n_clusters, check_params
@@ -57,8 +59,11 @@ class Hierarchical(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int or None
-        Cut the tree into at most this many clusters (``fcluster``'s ``"maxclust"``; fewer
-        only when merges tie in height). Must be None when ``distance_threshold`` is set.
+        Cut the tree into this many clusters by undoing its last ``n_clusters - 1`` merges
+        (``scipy.cluster.hierarchy.cut_tree``), so merges that tie in height still give
+        exactly ``n_clusters``. Identical rows are never split: with fewer distinct rows (in
+        the metric space) than ``n_clusters``, there are as many clusters as distinct rows,
+        and a ``ConvergenceWarning`` says so. Must be None when ``distance_threshold`` is set.
     linkage : {"ward", "single", "complete", "average"}
         How the distance between two clusters is defined. Ward needs ``metric="euclidean"``.
     metric : {"euclidean", "cosine", "correlation", "mahalanobis"}
@@ -66,8 +71,9 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         training data, so a singular covariance (e.g. a constant feature) is allowed.
         Cosine and correlation are undefined for all-zero and constant rows respectively.
     distance_threshold : float or None
-        Cut the tree at this height instead: merges with a height (``linkage_matrix_[:, 2]``)
-        of at most ``distance_threshold`` are kept (``fcluster``'s ``"distance"``).
+        Cut the tree at this height instead: only merges with a height (``distances_``)
+        strictly below ``distance_threshold`` are kept, as in scikit-learn's
+        AgglomerativeClustering (identical rows stay together even at 0).
     max_points : int
         Largest number of tree leaves. With more samples, k-means (one Lloyd step from
         randomly chosen rows, in the metric space) first condenses the data into
@@ -86,7 +92,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         The representative is the row's own leaf, or with subsetting its micro-cluster.
     n_clusters_ : int
         Number of clusters found.
-    cluster_centers_ : ndarray of shape (n_clusters_, n_features)
+    cluster_centers_ : ndarray of shape (n_clusters_, n_features), float64
         Mean of the training rows of each cluster, in the input space.
     linkage_matrix_ : ndarray of shape (n_leaves - 1, 4)
         SciPy linkage matrix over the leaves (usable with ``scipy.cluster.hierarchy.dendrogram``).
@@ -130,7 +136,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> Hierarchical:
         """Build the tree on ``X`` (or on its micro-clusters) and cut it."""
-        X = check_features(self, X, reset=True)
+        X = _check_float64(self, X, reset=True)
         self._check_params(len(X))
         self._whitening = _whitening(X) if self.metric == "mahalanobis" else None
         Z = self._to_metric_space(X)
@@ -146,10 +152,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         self.linkage_matrix_ = scipy_linkage(distances, method=self.linkage)
         self.children_ = self.linkage_matrix_[:, :2].astype(np.intp)
         self.distances_ = self.linkage_matrix_[:, 2].copy()
-        if self.distance_threshold is None:
-            flat = fcluster(self.linkage_matrix_, self.n_clusters, criterion="maxclust")
-        else:
-            flat = fcluster(self.linkage_matrix_, self.distance_threshold, criterion="distance")
+        flat = cut_tree(self.linkage_matrix_, n_clusters=self._n_cut())[:, 0]
         self.representative_labels_ = np.unique(flat, return_inverse=True)[1].astype(np.intp)
         self.n_clusters_ = int(self.representative_labels_.max()) + 1
         if self._kmeans is None:
@@ -159,7 +162,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         counts = np.bincount(self.labels_, minlength=self.n_clusters_)[:, None]
         sums = np.zeros((self.n_clusters_, X.shape[1]))
         np.add.at(sums, self.labels_, X)
-        self.cluster_centers_ = (sums / counts).astype(X.dtype)
+        self.cluster_centers_ = sums / counts
         return self
 
     def predict(self, X: Any) -> np.ndarray:
@@ -169,7 +172,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         micro-cluster centre (k-means' rule, Euclidean in the metric space).
         """
         check_is_fitted(self)
-        return self._nearest_label(self._to_metric_space(check_features(self, X, reset=False)))
+        return self._nearest_label(self._to_metric_space(_check_float64(self, X, reset=False)))
 
     # ------------------------------------------- saving (the format: deepclust.io.models)
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -188,6 +191,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
             raise InputError("saved Hierarchical with metric='mahalanobis' lacks its whitening matrix")
         self._kmeans = None
         if micro_centers is not None:  # the k-means that made labels_, rebuilt from its centres
+            micro_centers = micro_centers.astype(np.float64)  # predict's rows are float64; older saves hold float32
             self._kmeans = KMeans(len(micro_centers))
             self._kmeans.cluster_centers_ = micro_centers
             self._kmeans.n_features_in_ = micro_centers.shape[1]
@@ -213,10 +217,27 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         else:
             check_params(self, {"distance_threshold": (float, 0.0, None)})
 
+    def _n_cut(self) -> int:
+        """How many clusters the cut leaves: ``n_clusters``, or one per merge at or above
+        ``distance_threshold``; never more than the distinct leaves, as zero-height merges
+        join identical leaves and splitting those would break ``predict(X_train) == labels_``."""
+        distinct = 1 + int(np.count_nonzero(self.distances_ > 0))
+        if self.distance_threshold is not None:
+            return min(1 + int(np.count_nonzero(self.distances_ >= self.distance_threshold)), distinct)
+        if distinct < self.n_clusters:
+            warnings.warn(
+                f"{type(self).__name__}: n_clusters={self.n_clusters} but the data has only {distinct} distinct "
+                f"{'micro-cluster centres' if self._kmeans is not None else 'rows'} under metric={self.metric!r}; "
+                f"found {distinct} clusters",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return min(self.n_clusters, distinct)
+
     def _to_metric_space(self, X: np.ndarray) -> np.ndarray:
         """Rows mapped so that nearest neighbours under ``metric`` are Euclidean ones."""
         if self.metric == "mahalanobis":
-            return (X @ self._whitening).astype(X.dtype)
+            return X @ self._whitening
         if self.metric == "euclidean":
             return X
         if self.metric == "correlation":
@@ -238,9 +259,19 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         return self.representative_labels_[index.kneighbors(Z, return_distance=False)[:, 0]]
 
 
+def _check_float64(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
+    """``check_features``' checks in float64: a tree is no neural network, and float32 would
+    merge rows that differ only past its 7 digits (times around 1.7e9 s) or overflow (1e39)."""
+    try:
+        return validate_data(estimator, X, reset=reset, dtype=np.float64, ensure_min_samples=1)
+    except (TypeError, ValueError):
+        check_features(estimator, X, reset=reset)  # the same fault, raised as check_features' InputError
+        raise
+
+
 def _whitening(X: np.ndarray) -> np.ndarray:
     """``W`` with ``W @ W.T`` the pseudo-inverse of the covariance of ``X``: Mahalanobis = Euclidean after ``X @ W``."""
-    covariance = np.atleast_2d(np.cov(X.astype(np.float64), rowvar=False))
+    covariance = np.atleast_2d(np.cov(X, rowvar=False))
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     keep = eigenvalues > eigenvalues.max() * len(eigenvalues) * np.finfo(np.float64).eps
     if not keep.any():

@@ -15,8 +15,10 @@ class DeepHierarchical(DeepClusterer):
     """Autoencoder + hierarchical clustering (scikit-learn API).
 
     The tree is built by :class:`~deepclust.cluster.Hierarchical` on the embedding and cut
-    into at most ``n_clusters``. ``labels_`` and ``predict`` both use the tree's rule on the
-    embedding — the label of the nearest representative (a training row's own leaf, or its
+    into ``n_clusters``, or into fewer when the embedding has fewer distinct rows (with a
+    ``ConvergenceWarning``; ``n_clusters_`` is then the number found). ``labels_`` and
+    ``predict`` both use the tree's rule on the embedding — the label of the nearest
+    representative (a training row's own leaf, or its
     k-means micro-cluster when there are more than ``max_points`` rows) — so
     ``predict(X_train) == labels_``.
 
@@ -35,7 +37,10 @@ class DeepHierarchical(DeepClusterer):
     ----------
     hierarchical_ : Hierarchical
         The fitted tree (``linkage_matrix_``, ``representatives_``, ...) on the embedding.
-    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim)
+    n_clusters_ : int
+        Number of clusters found: ``n_clusters`` (or the ``"auto"`` choice) unless the
+        embedding has fewer distinct rows.
+    cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim), float32
         Mean embedding of each cluster.
 
     Examples
@@ -54,7 +59,7 @@ class DeepHierarchical(DeepClusterer):
         n_clusters: int | str = 10,
         *,
         k_range: tuple[int, int] = (2, 20),
-        k_criterion: str = "silhouette",
+        k_criterion: str = "auto",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -105,7 +110,8 @@ class DeepHierarchical(DeepClusterer):
         self.hierarchical_ = Hierarchical(
             self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
         ).fit(self._embed(data).cpu().numpy())
-        self.cluster_centers_ = self.hierarchical_.cluster_centers_
+        self.n_clusters_ = self.hierarchical_.n_clusters_
+        self.cluster_centers_ = self.hierarchical_.cluster_centers_.astype(np.float32)  # the embedding's dtype
 
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.hierarchical_.predict(z.cpu().numpy())).to(z.device)
