@@ -65,7 +65,7 @@ def fit(
     data: Annotated[Path, typer.Argument(help="Data file or folder: a table (.csv .tsv .parquet .npy), text (.txt, one document per line), series, or a folder of images.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the run: labels.csv, embedding.npy, metrics.json, model/, report.html.", show_default=False)],
     method: MethodOption = "idec",
-    clusters: Annotated[str, typer.Option("--clusters", "-k", help="Number of clusters, or 'auto' to choose it (2 to 20, by silhouette).")] = "auto",
+    clusters: Annotated[str, typer.Option("--clusters", "-k", help="Number of clusters, or 'auto' to choose it from 2 to 20 on the embedding (silhouette where it finds clear structure, else dense groups of a UMAP layout).")] = "auto",
     modality: ModalityOption = None,
     id_column: IdColumnOption = None,
     data_option: DataOptions = None,

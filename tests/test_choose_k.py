@@ -4,7 +4,9 @@ from sklearn.datasets import make_blobs
 from threadpoolctl import threadpool_limits
 
 from deepclust.cluster import KSelection, select_n_clusters
-from deepclust.cluster.choose_k import CRITERIA
+from deepclust.cluster import density
+from deepclust.cluster.choose_k import CLEAR_SILHOUETTE, CRITERIA
+from deepclust.cluster.density import JOIN_AFFINITY
 from deepclust.errors import InputError
 from deepclust.metrics import adjusted_rand
 
@@ -33,11 +35,40 @@ def test_default_criterion_finds_the_true_k(centers):
     X, y = separated_blobs(centers)
     result = select_n_clusters(X, random_state=0)
     assert isinstance(result, KSelection)
-    assert result.criterion == "silhouette"
+    assert result.criterion == "silhouette"  # "auto": well-separated blobs have a clear silhouette
     assert result.best_k == centers
     assert len(np.unique(result.labels)) == centers
     # The labelling at best_k recovers the blobs, not just their number.
     assert adjusted_rand(y, result.labels) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("centers", [3, 7])
+def test_density_joins_the_fragments_umap_makes_of_a_blob(centers):
+    """200 rows a blob: UMAP's layout breaks each of 3 blobs into pieces (5 dense groups in all);
+    the embedding's neighbours join them again. Scores fall below the join level exactly at best_k."""
+    X, y = separated_blobs(centers, per_centre=200)
+    result = select_n_clusters(X, criterion="density", random_state=0)
+    assert result.best_k == centers
+    assert adjusted_rand(y, result.labels) == pytest.approx(1.0)
+    assert result.scores[centers] < JOIN_AFFINITY
+    assert np.isnan(result.scores[centers + 1]) or result.scores[centers + 1] >= JOIN_AFFINITY
+
+
+def test_density_on_a_random_subset_of_large_data(monkeypatch):
+    monkeypatch.setattr(density, "MAX_ROWS", 400)  # the layout is made of 400 of the 1,200 rows
+    X, _ = separated_blobs(4, per_centre=300)
+    assert select_n_clusters(X, criterion="density", random_state=0).best_k == 4
+
+
+def test_auto_asks_density_where_silhouette_finds_no_clear_structure(digits):
+    """Raw digits: the best average silhouette is far below CLEAR_SILHOUETTE, so density decides."""
+    X, _ = digits
+    by_silhouette = select_n_clusters(X, criterion="silhouette", random_state=0)
+    assert by_silhouette.scores[by_silhouette.best_k] < CLEAR_SILHOUETTE
+    result = select_n_clusters(X, random_state=0)
+    assert result.criterion == "density"
+    assert result.scores[result.best_k] < JOIN_AFFINITY
+    assert 9 <= result.best_k <= 12
 
 
 @pytest.mark.parametrize("criterion", list(CRITERIA))
@@ -47,7 +78,7 @@ def test_every_criterion_finds_three_centres(criterion):
     X, _ = separated_blobs(3, per_centre=100)
     result = select_n_clusters(X, (2, 8), criterion=criterion, random_state=0, n_resamples=5)
     assert result.best_k == 3
-    assert result.criterion == criterion
+    assert result.criterion == ("silhouette" if criterion == "auto" else criterion)  # "auto" names the one that decided
 
 
 def test_scores_cover_the_range_and_best_k_is_the_best_score():
@@ -76,7 +107,7 @@ def test_silhouette_on_a_subsample_of_large_data():
 
 def test_same_random_state_gives_the_same_result():
     X, _ = make_blobs(n_samples=300, n_features=5, centers=4, cluster_std=3.0, random_state=2)
-    for criterion in ("silhouette", "stability"):
+    for criterion in ("density", "silhouette", "stability"):
         a = select_n_clusters(X, (2, 6), criterion=criterion, random_state=7, n_resamples=3)
         b = select_n_clusters(X, (2, 6), criterion=criterion, random_state=7, n_resamples=3)
         assert a.scores == b.scores
@@ -92,7 +123,7 @@ def test_same_random_state_gives_the_same_result():
         ({"k_range": (2, 3.5)}, "must be a pair of integers \\(low, high\\)"),
         ({"k_range": range(2, 5)}, "must be a pair of integers"),
         ({"k_range": (2, 30)}, "reaches 30 clusters, but Z has only 30 samples; give a smaller k_range, e.g. \\(2, 29\\)"),
-        ({"criterion": "elbow"}, "criterion must be one of \\['silhouette', 'calinski_harabasz'"),
+        ({"criterion": "elbow"}, "criterion must be one of \\['auto', 'density', 'silhouette', 'calinski_harabasz'"),
         ({"n_resamples": 1}, "n_resamples must be an integer >= 2"),
         ({"sample_size": True}, "sample_size must be an integer"),
     ],

@@ -19,11 +19,23 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
 
 from deepclust._validation import check_k_range
+from deepclust.cluster.density import density_scores
 from deepclust.errors import InputError
 from deepclust.train import seed_from
 
-#: Criterion name -> whether a higher score is better. The only list of valid names.
-CRITERIA: dict[str, bool] = {
+#: ``"auto"`` keeps silhouette's choice where its best average silhouette shows "reasonable
+#: structure" (at least 0.5, Kaufman & Rousseeuw 1990), else it asks the density criterion.
+#: Measured: on Gaussian blobs (3-15 centres, raw or an autoencoder's embedding) silhouette's
+#: best was 0.61-0.94 and its k exact, while density split a blob in two on some embeddings;
+#: on the autoencoder embeddings of digits, USPS and MNIST-test it was 0.21-0.30, where
+#: silhouette picked 2-13 and density 9-10.
+CLEAR_SILHOUETTE = 0.5
+
+#: Criterion name -> whether a higher score is better (None: "auto" picks one of two criteria).
+#: The only list of valid names.
+CRITERIA: dict[str, bool | None] = {
+    "auto": None,
+    "density": False,
     "silhouette": True,
     "calinski_harabasz": True,
     "davies_bouldin": False,
@@ -58,16 +70,16 @@ def select_n_clusters(
     Z: ArrayLike,
     k_range: tuple[int, int] = (2, 20),
     *,
-    criterion: str = "silhouette",
+    criterion: str = "auto",
     random_state: int | np.random.RandomState | None = None,
     n_init: int = 3,
     sample_size: int = 5000,
     n_resamples: int = 10,
 ) -> KSelection:
-    """Pick the number of clusters of ``Z`` that scores best under ``criterion``.
+    """Pick the number of clusters of ``Z`` by ``criterion``.
 
     Every k from ``k_range[0]`` to ``k_range[1]`` (both included, as the estimators' ``k_range``)
-    is clustered and scored:
+    is a candidate:
 
     - ``"silhouette"`` (higher is better), ``"calinski_harabasz"`` (higher),
       ``"davies_bouldin"`` (lower): the score of a k-means clustering.
@@ -78,22 +90,25 @@ def select_n_clusters(
     - ``"stability"`` (higher): k-means is fitted on ``n_resamples`` bootstrap resamples,
       each fit labels all points, and the score is the mean adjusted Rand index over all
       pairs of these labellings.
+    - ``"density"``: the dense groups of a UMAP layout of ``Z``, joined where ``Z``'s own
+      neighbours cross between them (:mod:`deepclust.cluster.density`); a score is the largest
+      affinity left between the k clusters, and k is where it falls below the join level.
+    - ``"auto"`` (the default): silhouette's choice where its best score shows clear structure
+      (``CLEAR_SILHOUETTE``, 0.5), else density's. ``KSelection.criterion`` says which decided.
 
-    Exact ties go to the largest k: splitting well-separated groups coarsely is as stable as
-    the true split (both score an ARI of 1), so stability would otherwise favour small k.
+    Exact score ties go to the largest k: splitting well-separated groups coarsely is as stable
+    as the true split (both score an ARI of 1), so stability would otherwise favour small k.
 
-    The default, silhouette, was measured against the others (k in 2..20, random_state=0):
-    on well-separated blobs in 10-d with 3, 7 and 15 centres every criterion found the true
-    k; on the raw 64-d digits (10 classes) silhouette, Davies-Bouldin and stability picked 9,
-    BIC 4 and Calinski-Harabasz 2. Silhouette was also the fastest: 1 s on digits against
-    4 s for stability and 11 s for BIC, and 9 s on 100,000 points in 10-d (one thread).
+    Measured (k in 2..20; ``python bench/heads.py --parts autok`` for the deep embeddings): on
+    well-separated blobs in 10-d with 3, 7 and 15 centres every criterion found the true k; on the
+    autoencoder embeddings of digits, USPS and MNIST-test silhouette picked 2-14 (USPS often 2),
+    while density picked 9-10 on all nine (seeds 0-2). Silhouette is the fastest (1-4 s there);
+    density lays out a UMAP manifold (4-11 s); BIC took 11 s on digits.
 
-    The candidate clusterings stay k-means on ``Z``. Gaussian mixtures on a 10-d UMAP layout of
-    ``Z`` (N2D's clustering), still scored by silhouette on ``Z``, were measured against them on the
-    autoencoder embeddings of digits, USPS and MNIST-test (seeds 0-2, random states 0-2 each;
-    ``python bench/heads.py --parts candidates``): within 10 +- 1 in 16 of 27 selections against
-    13 of 27 (digits 5 against 3 of 9, USPS 4 against 3, MNIST-test 7 and 7; on USPS both often
-    pick k=2), for 5 times the time (6-19 s a selection against 1-4 s): no clear gain.
+    The candidate clusterings of the scoring criteria stay k-means on ``Z``. Gaussian mixtures on a
+    10-d UMAP layout of ``Z``, still scored by silhouette on ``Z``, were measured against them
+    (``python bench/heads.py --parts candidates``): within 10 +- 1 in 16 of 27 selections against
+    13 of 27, for 5 times the time: no clear gain.
 
     Parameters
     ----------
@@ -101,9 +116,9 @@ def select_n_clusters(
         Points to cluster, typically an embedding.
     k_range : (int, int), default=(2, 20)
         ``(low, high)``: the numbers of clusters tried, both included; ``2 <= low <= high < n_samples``.
-    criterion : {"silhouette", "calinski_harabasz", "davies_bouldin", "bic", "stability"}, \
-default="silhouette"
-        How a clustering is scored.
+    criterion : {"auto", "density", "silhouette", "calinski_harabasz", "davies_bouldin", "bic", \
+"stability"}, default="auto"
+        How k is chosen.
     random_state : int, RandomState or None, default=None
         Seeds k-means, the mixtures, the silhouette subsample and the resamples; an int makes
         the result reproducible.
@@ -136,6 +151,29 @@ default="silhouette"
             raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
 
     seed = seed_from(random_state)
+    if criterion == "density":
+        return _by_density(Z, ks, seed, n_init)
+    if criterion == "auto":
+        by_silhouette = _by_scores(Z, ks, "silhouette", seed, n_init, sample_size, n_resamples)
+        if by_silhouette.scores[by_silhouette.best_k] >= CLEAR_SILHOUETTE:
+            return by_silhouette
+        return _by_density(Z, ks, seed, n_init)
+    return _by_scores(Z, ks, criterion, seed, n_init, sample_size, n_resamples)
+
+
+def _by_density(Z: np.ndarray, ks: range, seed: int, n_init: int) -> KSelection:
+    """The ``"density"`` criterion (:mod:`deepclust.cluster.density`); labels: k-means at its k."""
+    distinct = len(np.unique(Z, axis=0))
+    if distinct < ks.start:
+        raise InputError(f"Z has {distinct} distinct point(s), too few distinct points for any k in ({ks.start}, {ks.stop - 1})")
+    scores, best_k = density_scores(Z, ks, seed)
+    best_k = min(best_k, distinct)
+    labels = KMeans(best_k, n_init=n_init, random_state=seed).fit_predict(Z)
+    return KSelection(best_k=best_k, criterion="density", scores=scores, labels=labels)
+
+
+def _by_scores(Z: np.ndarray, ks: range, criterion: str, seed: int, n_init: int, sample_size: int, n_resamples: int) -> KSelection:
+    """The k whose clustering scores best under one of the scoring criteria."""
     scores, labellings = {}, {}
     for k in ks:
         if criterion == "bic":
@@ -158,7 +196,7 @@ default="silhouette"
 
     valid = {k: s for k, s in scores.items() if not np.isnan(s)}
     if not valid:
-        raise InputError(f"no k in {k_range} gave k distinct clusters; Z has too few distinct points to choose k")
+        raise InputError(f"no k in ({ks.start}, {ks.stop - 1}) gave k distinct clusters; Z has too few distinct points to choose k")
     pick = max if CRITERIA[criterion] else min
     best_k = pick(reversed(valid), key=valid.get)  # a tie goes to the largest k
     return KSelection(best_k=best_k, criterion=criterion, scores=scores, labels=labellings[best_k])

@@ -79,8 +79,10 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     k_range : tuple of int
         ``(low, high)``: the cluster counts ``n_clusters="auto"`` tries, both included.
     k_criterion : str
-        How ``n_clusters="auto"`` scores each count: "silhouette", "calinski_harabasz",
-        "davies_bouldin", "bic" or "stability" (see :func:`deepclust.cluster.select_n_clusters`).
+        How ``n_clusters="auto"`` chooses: "auto" (the default: silhouette where it finds clear
+        structure, else "density", the dense groups of a UMAP layout of the embedding),
+        "density", "silhouette", "calinski_harabasz", "davies_bouldin", "bic" or "stability"
+        (see :func:`deepclust.cluster.select_n_clusters`).
     hidden_dims : tuple of int
         Hidden layer sizes of the dense encoder (the decoder mirrors them).
     embedding_dim : int
@@ -126,6 +128,9 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         The number of clusters used: ``n_clusters``, or the one chosen by ``"auto"``.
     k_scores_ : dict of int to float
         With ``n_clusters="auto"`` only: the criterion's score of every count tried.
+    k_criterion_ : str
+        With ``n_clusters="auto"`` only: the criterion the scores come from (``"auto"`` decides
+        by "silhouette" or "density").
     cluster_centers_ : ndarray of shape (n_clusters_, embedding_dim), in embedding space
     autoencoder_ : torch.nn.Module
     history_ : dict of str to TrainingLog, per phase: loss per epoch, samples, seconds
@@ -139,7 +144,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         n_clusters: int | str = 10,
         *,
         k_range: tuple[int, int] = (2, 20),
-        k_criterion: str = "silhouette",
+        k_criterion: str = "auto",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",
@@ -306,7 +311,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     def _choose_n_clusters(self, data: torch.Tensor, seed: int) -> int:
         """``n_clusters`` itself, or for ``"auto"`` the best count on the pretrained embedding."""
         if self.n_clusters != "auto":
-            self.__dict__.pop("k_scores_", None)  # a refit with a fixed k keeps no scores of an earlier choice
+            for stale in ("k_scores_", "k_criterion_"):  # a refit with a fixed k keeps nothing of an earlier choice
+                self.__dict__.pop(stale, None)
             return int(self.n_clusters)
         selection = select_n_clusters(
             self._embed(data).cpu().numpy(),
@@ -314,7 +320,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             criterion=self.k_criterion,
             random_state=seed,
         )
-        self.k_scores_ = selection.scores
+        self.k_scores_, self.k_criterion_ = selection.scores, selection.criterion
         return selection.best_k
 
     def _initial_clusters(self, z: torch.Tensor, seed: int, init: str) -> tuple[np.ndarray, np.ndarray]:

@@ -106,7 +106,7 @@ class VaDE(DeepClusterer):
         n_clusters: int | str = 10,
         *,
         k_range: tuple[int, int] = (2, 20),
-        k_criterion: str = "silhouette",
+        k_criterion: str = "auto",
         hidden_dims: tuple[int, ...] = (500, 500, 2000),
         embedding_dim: int = 10,
         architecture: str = "dense",

@@ -10,6 +10,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 from scipy.cluster.hierarchy import dendrogram
 
+from deepclust.cluster.density import JOIN_AFFINITY
 from deepclust.report.projection import Map2D
 from deepclust.train import TrainingLog
 
@@ -78,7 +79,11 @@ def k_selection_figure(scores: Mapping[int, float], chosen: int, criterion: str)
     fig = go.Figure(go.Scatter(x=ks, y=[scores[k] for k in ks], mode="lines+markers", name=criterion))
     fig.add_vline(x=chosen, line_dash="dash", annotation_text=f"chosen k = {chosen}")
     fig.update_xaxes(title="number of clusters k", dtick=1)
-    fig.update_yaxes(title=criterion.replace("_", " "))
+    if criterion == "density":  # scores are affinities left between clusters; k stops where they fall below the join level
+        fig.add_hline(y=JOIN_AFFINITY, line_dash="dot", annotation_text="joined at or above")
+        fig.update_yaxes(title="largest affinity between clusters")
+    else:
+        fig.update_yaxes(title=criterion.replace("_", " "))
     return _layout(fig, 320)
 
 

@@ -78,7 +78,7 @@ def render_report(
         plots["losses"] = figures.loss_figure(history)
     k_scores = getattr(model, "k_scores_", None)
     if k_scores:
-        plots["k_selection"] = figures.k_selection_figure(k_scores, int(model.n_clusters_), getattr(model, "k_criterion", "score"))
+        plots["k_selection"] = figures.k_selection_figure(k_scores, int(model.n_clusters_), getattr(model, "k_criterion_", "score"))
     tree = getattr(model, "hierarchical_", model)
     if getattr(tree, "linkage_matrix_", None) is not None and len(tree.linkage_matrix_):
         plots["dendrogram"] = figures.dendrogram_figure(tree.linkage_matrix_, int(tree.n_clusters_))
