@@ -5,11 +5,11 @@
 
 Parts (each writes its own section of docs/benchmarks.md; results are kept in
 bench/results/heads.json so parts and seeds can be run separately):
-- autok: AEKMeans(n_clusters="auto") with the default k_range (2, 20) and criterion (silhouette)
+- autok: AEKMeans(n_clusters="auto") with the default k_range (2, 20) and criterion ("auto": silhouette where clear, else density)
   on digits, USPS and MNIST-test: the k it picks.
 - candidates: the alternative select_n_clusters' docstring reports as not adopted. On the pretrained
   embedding of each seed, k in 2..20 by silhouette on the embedding, with random states 0-2, of
-  k-means candidates (select_n_clusters as it is) and of Gaussian mixtures on a 10-d UMAP layout
+  k-means candidates (select_n_clusters by silhouette) and of Gaussian mixtures on a 10-d UMAP layout
   of the embedding (N2D's clustering): the k each picks.
 - ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its UMAP manifold and
   on its autoencoder embedding; ACC and whether the linkage matrix is valid.
@@ -47,12 +47,12 @@ def auto_k(dataset: str, seed: int) -> dict:
     X, y = load(dataset)
     start = time.perf_counter()
     model = AEKMeans(n_clusters="auto", input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X)
-    return {"k": model.n_clusters_, "acc": cluster_accuracy(y, model.labels_), "seconds": time.perf_counter() - start}
+    return {"k": model.n_clusters_, "criterion": model.k_criterion_, "acc": cluster_accuracy(y, model.labels_), "seconds": time.perf_counter() - start}
 
 
 def kmeans_candidates_k(Z: np.ndarray, seed: int) -> int:
     """k in 2..20 as select_n_clusters picks it: k-means candidates, silhouette on Z."""
-    return select_n_clusters(Z, random_state=seed).best_k
+    return select_n_clusters(Z, criterion="silhouette", random_state=seed).best_k
 
 
 def manifold_candidates_k(Z: np.ndarray, seed: int) -> int:
@@ -132,17 +132,18 @@ def render(results: dict) -> None:
         )
 
     if "autok" in results:
-        lines = [header("autok"), "`AEKMeans(n_clusters=\"auto\")`: k_range (2, 20), criterion silhouette on the pretrained embedding.", "",
-                 "| dataset | seeds | chosen k | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|"]
+        lines = [header("autok"), "`AEKMeans(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained embedding "
+                 "(silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.", "",
+                 "| dataset | seeds | chosen k | decided by | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|---|"]
         for dataset in DATASETS:
             runs = results["autok"].get(dataset)
             if runs:
-                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'acc')} | "
+                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'criterion')} | {summary(runs, 'acc')} | "
                              f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {summary(runs, 'commit')} |")
         update_section("Choosing the number of clusters (`bench/heads.py`)", "\n".join(lines))
     if "candidates" in results:
         lines = [header("candidates"), "Candidate clusterings for choosing k, on the embedding of `AEKMeans(n_clusters=10)` of each seed: k in "
-                 "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, random_state=r)` for "
+                 "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, criterion=\"silhouette\", random_state=r)` for "
                  "k-means candidates; a full-covariance GMM with 3 restarts on a 10-d UMAP layout of Z, 20 neighbours, "
                  "`min_dist=0`, for manifold candidates). Seconds: mean per selection.", "",
                  "| dataset | candidates | picks (seed: states 0,1,2) | within 10 ± 1 | seconds | commit |", "|---|---|---|---|---|---|"]

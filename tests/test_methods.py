@@ -139,10 +139,21 @@ def test_auto_n_clusters_finds_the_true_count_on_the_embedding(cls, blobs):
     model = fast(cls, n_clusters="auto", k_range=(2, 8)).fit(X)
     assert model.n_clusters_ == 4
     assert sorted(model.k_scores_) == list(range(2, 9))
+    assert model.k_criterion_ == "silhouette"  # k_criterion="auto": separated blobs have a clear silhouette
     assert max(model.k_scores_, key=model.k_scores_.get) == 4
     assert cluster_accuracy(y, model.labels_) >= 0.95
     model.set_params(n_clusters=3).fit(X)  # a refit with a fixed k keeps no scores of the earlier choice
-    assert model.n_clusters_ == 3 and not hasattr(model, "k_scores_")
+    assert model.n_clusters_ == 3 and not hasattr(model, "k_scores_") and not hasattr(model, "k_criterion_")
+
+
+@pytest.mark.parametrize("centers", [3, 7, 15])
+def test_auto_n_clusters_finds_3_7_and_15_blobs_on_the_embedding(centers):
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=100 * centers, n_features=20, centers=centers, random_state=0)
+    model = fast(AEKMeans, n_clusters="auto").fit(X.astype(np.float32))  # default k_range (2, 20)
+    assert model.n_clusters_ == centers
+    assert cluster_accuracy(y, model.labels_) >= 0.95
 
 
 @pytest.mark.parametrize(
