@@ -115,7 +115,7 @@ def _split_header(
     first = rows[0][1]
     header = None
     cells = [c.strip() for j, c in enumerate(first) if j != position and c.strip() != id_column]
-    if _is_header(cells):
+    if _is_header(cells, next_width=len(rows[1][1]) if len(rows) > 1 else None, width=len(first)):
         header = [c.strip() for c in first]
         rows = rows[1:]
         if isinstance(id_column, str):
@@ -129,11 +129,12 @@ def _split_header(
     return header, rows, position
 
 
-def _is_header(cells: list[str]) -> bool:
+def _is_header(cells: list[str], *, width: int, next_width: int | None) -> bool:
     """Column names: no cell is a number, or the cells number the columns ``0..L-1`` or ``1..L``
     (as ``pandas.DataFrame(X).to_csv(index=False)`` writes them; pandas' index column is a
-    nameless cell that ``id_column=0`` takes away)."""
-    numbered = any(cells == [str(i) for i in range(start, start + len(cells))] for start in (0, 1))
+    nameless cell that ``id_column=0`` takes away) of a line as wide as the next one: a table of
+    equal-length series, as pandas writes it. A ramp 1, 2, ... of another length is a series."""
+    numbered = width == next_width and any(cells == [str(i) for i in range(start, start + len(cells))] for start in (0, 1))
     return numbered or not any(_is_number(c) for c in cells if c)
 
 
