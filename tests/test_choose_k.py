@@ -54,6 +54,13 @@ def test_density_joins_the_fragments_umap_makes_of_a_blob(centers):
     assert np.isnan(result.scores[centers + 1]) or result.scores[centers + 1] >= JOIN_AFFINITY
 
 
+@pytest.mark.parametrize("n_rows", [3, 4, 9])
+def test_density_on_too_few_rows_for_two_dense_groups_takes_the_smallest_k(n_rows):
+    Z = np.random.default_rng(0).normal(size=(n_rows, 3))
+    result = select_n_clusters(Z, (2, n_rows - 1), criterion="density", random_state=0)
+    assert result.best_k == 2 and all(np.isnan(s) for s in result.scores.values())
+
+
 def test_density_on_a_random_subset_of_large_data(monkeypatch):
     monkeypatch.setattr(density, "MAX_ROWS", 400)  # the layout is made of 400 of the 1,200 rows
     X, _ = separated_blobs(4, per_centre=300)

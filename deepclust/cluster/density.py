@@ -42,6 +42,8 @@ MAX_ROWS = 10_000
 def density_scores(Z: np.ndarray, ks: range, seed: int) -> tuple[dict[int, float], int]:
     """``(scores, best_k)``: the largest affinity left at each k in ``ks`` (NaN above the number of
     dense groups) and the number of clusters left after joining, within ``ks``."""
+    if len(Z) < 2 * MIN_LEAF_ROWS:  # no room for two dense groups: one cluster, so the smallest k allowed
+        return {k: float("nan") for k in ks}, ks.start
     if len(Z) > MAX_ROWS:
         Z = Z[np.random.default_rng(seed).choice(len(Z), MAX_ROWS, replace=False)]
     layout = umap_layout(np.asarray(Z, dtype=np.float32), 10, n_neighbors=20, min_dist=0.0, seed=seed)
