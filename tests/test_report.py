@@ -14,9 +14,12 @@ import plotly.offline
 import pytest
 from sklearn.cluster import KMeans
 
+import deepclust.report.html as report_html
 from deepclust import DeepHierarchical
+from deepclust.errors import InputError
 from deepclust.metrics import adjusted_rand
 from deepclust.report import map_2d, render_report
+from deepclust.report.figures import cluster_color
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
 
@@ -84,6 +87,75 @@ def test_examples_for_text_series_and_tables():
     table = pd.DataFrame({"income": labels * 10.0 + rng.normal(size=40), "age": rng.normal(size=40), "city": np.where(labels, "Oslo", "Lima")})
     html = render_report(Z, labels, modality="tabular", data=table, map_method="pca")
     assert 'id="plot-profile"' in html and 'id="categorical-table"' in html and "Oslo" in html
+
+
+def test_series_of_a_large_run_keep_every_cluster_with_its_full_size(monkeypatch):
+    monkeypatch.setattr(report_html, "MAX_SERIES_PER_CLUSTER", 20)
+    labels = np.repeat([0, 1, 2], [60, 60, 3])
+    t = np.linspace(0, 2 * np.pi, 24)
+    series = np.stack([np.sin((k + 1) * t) for k in labels]) + np.random.default_rng(0).normal(scale=0.05, size=(len(labels), 24))
+    html = render_report(np.c_[labels, labels * 0.5], labels, modality="series", data=series, map_method="pca")
+    assert "cluster 0 (60 series)" in html and "cluster 2 (3 series)" in html
+    assert "at most 20 series of each cluster (43 of the 123 series)" in html
+
+
+def test_map_sample_keeps_rows_of_every_cluster():
+    Z = np.random.default_rng(0).normal(size=(2000, 3))
+    labels = np.r_[np.full(5, 2), np.arange(1995) % 2]
+    projection = map_2d(Z, labels=labels, method="pca", max_points=100)
+    assert set(range(5)) <= set(projection.rows.tolist()) and len(projection.rows) >= 100
+    assert np.array_equal(projection.rows, np.unique(projection.rows))
+
+
+def test_tooltips_and_column_names_show_markup_as_text_and_quotes_as_quotes():
+    labels = np.arange(20) % 2
+    ids = ['say "hi"', "<script>x</script>"] + [str(i) for i in range(18)]
+    table = pd.DataFrame({"<b>x</b>": labels + np.random.default_rng(0).normal(size=20)})
+    html = render_report(np.c_[labels, np.arange(20)], labels, ids=ids, modality="tabular", data=table, map_method="pca")
+    assert 'say \\"hi\\"' in html and "say &quot;hi&quot;" not in html  # plotly shows &quot; as it is
+    assert "&lt;script&gt;x" in html and "\\u003cscript" not in html
+    assert "&lt;b&gt;x" in html and "\\u003cb\\u003ex" not in html
+
+
+def test_header_counts_unreadable_files():
+    labels = np.arange(10) % 2
+    html = render_report(np.c_[labels, np.arange(10)], labels, metrics={"n_samples": 11, "unreadable": 1}, map_method="pca")
+    assert re.search(r"<dt>rows</dt><dd>10</dd></div>\s*<div><dt>unreadable files \(skipped\)</dt><dd>1</dd>", html)
+
+
+def test_categorical_table_says_how_many_columns_it_shows():
+    labels = np.arange(10) % 2
+    table = pd.DataFrame({f"c{i}": np.where(labels, "a", "b") for i in range(12)})
+    html = render_report(np.c_[labels, np.arange(10)], labels, modality="tabular", data=table, map_method="pca")
+    assert "(10 of 12 categorical columns)" in html
+
+
+@pytest.mark.parametrize(
+    ("embedding", "labels", "options", "message"),
+    [
+        (np.zeros((10, 2)), np.zeros(9, int), {}, r"labels must have one entry per embedding row \(10\), got shape \(9,\)"),
+        (np.zeros((10, 2)), np.zeros(10, int), {"confidence": np.ones(9)}, r"confidence must have one entry per embedding row \(10\), got 9"),
+        (np.zeros((1, 2)), np.zeros(1, int), {}, "at least 2 rows"),
+        (np.zeros(10), np.zeros(10, int), {}, r"2-D array .* got shape \(10,\)"),
+        (np.r_[[[np.nan, 0.0]], np.zeros((9, 2))], np.zeros(10, int), {}, "1 row.* NaN or infinite"),
+        (np.zeros((10, 2)), np.array(["a", "b"] * 5), {}, "labels must be integer"),
+    ],
+)
+def test_render_report_rejects_inputs_that_do_not_fit_together(embedding, labels, options, message):
+    with pytest.raises(InputError, match=message):
+        render_report(embedding, labels, map_method="pca", **options)
+
+
+def test_metrics_that_are_not_numbers_are_shown_as_they_are():
+    labels = np.arange(10) % 2
+    metrics = {"internal": {"silhouette": "n/a", "davies_bouldin": 0.51234}}
+    html = render_report(np.c_[labels, np.arange(10)], labels, metrics=metrics, map_method="pca")
+    assert '<td class="num">n/a</td>' in html and '<td class="num">0.5123</td>' in html
+
+
+def test_clusters_past_the_palette_get_colours_of_their_own():
+    colors = [cluster_color(c) for c in range(100)]
+    assert len(set(colors)) == 100 and all(re.fullmatch(r"#[0-9a-fA-F]{6}", c) for c in colors)
 
 
 # ---------------------------------------------------------------- in a browser

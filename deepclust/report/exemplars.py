@@ -97,6 +97,19 @@ def _shorten(text: str, chars: int) -> str:
 
 
 # ------------------------------------------------------------------------ series
+def rows_per_cluster(labels: np.ndarray, cap: int, random_state: int = 0) -> np.ndarray:
+    """Sorted rows: all rows of a cluster with at most ``cap`` of them, a uniform sample of ``cap`` of a larger one.
+
+    A sample per cluster, not of all rows, so that a small cluster keeps its rows next to large ones.
+    """
+    rng = np.random.default_rng(random_state)
+    kept = []
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        kept.append(members if len(members) <= cap else rng.choice(members, cap, replace=False))
+    return np.sort(np.concatenate(kept))
+
+
 def series_curves(series: Any, labels: np.ndarray, encoder: Any = None) -> dict[int, dict[str, np.ndarray]]:
     """Per cluster: mean and medoid of its prepared series (first channel), from :func:`deepclust.embed.cluster_profiles`.
 
@@ -109,14 +122,15 @@ def series_curves(series: Any, labels: np.ndarray, encoder: Any = None) -> dict[
         return curve if curve.ndim == 1 else curve[:, 0]
 
     return {
-        cluster: {"mean": first_channel(p.mean), "medoid": first_channel(p.medoid), "size": p.size}
+        cluster: {"mean": first_channel(p.mean), "medoid": first_channel(p.medoid)}
         for cluster, p in sorted(cluster_profiles(series, labels, encoder=encoder).items())
     }
 
 
 # ------------------------------------------------------------------------ tables
-def table_profile(table: Any, labels: np.ndarray, max_features: int = 30) -> dict[str, Any]:
-    """Cluster means of numeric columns as z-scores (the columns that differ most first) and categorical modes."""
+def table_profile(table: Any, labels: np.ndarray, max_features: int = 30, max_categorical: int = 10) -> dict[str, Any]:
+    """Cluster means of numeric columns as z-scores (the columns that differ most first) and the modes of
+    the first ``max_categorical`` categorical columns."""
     import pandas as pd
 
     frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame(np.asarray(table)).rename(columns=lambda c: f"feature {c}")
@@ -131,7 +145,8 @@ def table_profile(table: Any, labels: np.ndarray, max_features: int = 30) -> dic
         profile["n_numeric"] = numeric.shape[1]
         profile["n_shown"] = len(order)
     categorical = frame.drop(columns=numeric.columns)
-    for column in categorical.columns[:10]:
+    profile["n_categorical"] = categorical.shape[1]
+    for column in categorical.columns[:max_categorical]:
         modes = categorical[column].groupby(labels).agg(lambda v: v.value_counts().index[0] if v.notna().any() else "")
         profile["categorical"].append({"column": str(column), "modes": [str(modes.get(c, "")) for c in clusters]})
     return profile

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+import html
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,11 +17,27 @@ from deepclust.report.projection import Map2D
 from deepclust.train import TrainingLog
 
 PALETTE: list[str] = qualitative.Plotly + qualitative.Dark24
+#: Hue step for clusters past the palette: the golden ratio never brings a hue back.
+GOLDEN_RATIO = 0.618033988749895
 
 
 def cluster_color(cluster: int) -> str:
-    """One colour per cluster, the same in every figure and table of the report."""
-    return PALETTE[int(cluster) % len(PALETTE)]
+    """One colour per cluster, the same in every figure and table of the report.
+
+    Clusters past the palette get hues spread by the golden ratio, so no two clusters share a colour.
+    """
+    cluster = int(cluster)
+    if 0 <= cluster < len(PALETTE):
+        return PALETTE[cluster]
+    hue = ((cluster - len(PALETTE)) * GOLDEN_RATIO) % 1.0
+    red, green, blue = colorsys.hls_to_rgb(hue, 0.45, 0.7)
+    return f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
+
+
+def plotly_text(text: object) -> str:
+    """``text`` for a plotly label or tooltip: plotly reads ``<b>`` or ``<a>`` as markup, so ``<``, ``>``
+    and ``&`` are escaped; quotes are not, as plotly shows ``&quot;`` as it is."""
+    return html.escape(str(text), quote=False)
 
 
 def _layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
@@ -104,12 +122,12 @@ def dendrogram_figure(linkage_matrix: np.ndarray, n_clusters: int, max_leaves: i
     return _layout(fig, 380)
 
 
-def series_figure(curves: Mapping[int, dict[str, np.ndarray]]) -> go.Figure:
-    """Per cluster: its mean series and its medoid (the member closest to all others)."""
+def series_figure(curves: Mapping[int, dict[str, np.ndarray]], sizes: Mapping[int, int]) -> go.Figure:
+    """Per cluster: its mean series and its medoid (the member closest to all others), titled with its size in ``sizes``."""
     clusters = list(curves)
     cols = min(4, len(clusters))
     rows = -(-len(clusters) // cols)
-    titles = [f"cluster {c} ({curves[c]['size']:,} series)" for c in clusters]
+    titles = [f"cluster {c} ({sizes[c]:,} series)" for c in clusters]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, shared_xaxes=True)
     for i, cluster in enumerate(clusters):
         row, col = i // cols + 1, i % cols + 1
@@ -125,7 +143,7 @@ def profile_figure(profile: np.ndarray, features: Sequence[str], clusters: Seque
     fig = go.Figure(
         go.Heatmap(
             z=profile,
-            x=list(features),
+            x=[plotly_text(feature) for feature in features],
             y=[f"cluster {c}" for c in clusters],
             colorscale="RdBu",
             reversescale=True,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,9 +15,10 @@ import plotly.io as pio
 import plotly.offline
 from sklearn.pipeline import Pipeline
 
+from deepclust.errors import InputError
 from deepclust.io.write import write_atomic
 from deepclust.report import exemplars, figures
-from deepclust.report.projection import map_2d
+from deepclust.report.projection import MIN_ROWS_PER_CLUSTER, map_2d
 
 METRIC_NAMES = {
     "silhouette": ("silhouette", "in [-1, 1], higher is better"),
@@ -29,8 +30,9 @@ METRIC_NAMES = {
     "purity": ("purity", "share of rows in their cluster's majority class"),
 }
 N_EXEMPLARS = 8
-#: Series profiles (mean and medoid) come from a uniform sample of at most this many rows.
-MAX_SERIES = 5000
+#: Each cluster's series profile (mean and medoid) comes from at most this many of its rows:
+#: the medoid compares every pair of them.
+MAX_SERIES_PER_CLUSTER = 1000
 
 
 def render_report(
@@ -58,7 +60,7 @@ def render_report(
     metrics.json), ``truth`` (known classes), ``modality`` and ``data`` (exemplars: ``"images"``
     with file paths or an image array, ``"text"`` with documents, ``"series"``, ``"tabular"``).
     """
-    embedding, labels = np.asarray(embedding), np.asarray(labels)
+    embedding, labels = _checked(embedding, labels, ids=ids, confidence=confidence, outlier=outlier, truth=truth, data=data)
     n = len(labels)
     ids = np.arange(n) if ids is None else np.asarray(ids)
     metrics = dict(metrics or {})
@@ -67,7 +69,7 @@ def render_report(
         front_end, model = model[0], model[-1]
     clusters, sizes = np.unique(labels, return_counts=True)
 
-    projection = map_2d(embedding, method=map_method, max_points=max_points, random_state=random_state)
+    projection = map_2d(embedding, labels=labels, method=map_method, max_points=max_points, random_state=random_state)
     hover = _hover(projection.rows, ids, labels, confidence, outlier, truth, data if modality == "text" else None)
     plots = {
         "map": figures.map_figure(projection, labels, hover, outlier),
@@ -91,6 +93,7 @@ def render_report(
         title=title,
         summary=_summary(metrics, n, len(clusters), modality),
         projection=projection,
+        min_rows_per_cluster=MIN_ROWS_PER_CLUSTER,
         clusters=table,
         metric_rows=_metric_rows(metrics),
         plots=rendered,
@@ -107,6 +110,28 @@ def write_report(path: str | os.PathLike, embedding: np.ndarray, labels: np.ndar
 
 
 # ----------------------------------------------------------------------- pieces
+def _checked(embedding: Any, labels: Any, **per_row: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``embedding`` and ``labels`` as arrays, after checking that they (and each given ``per_row``
+    input) describe the same rows; a clear InputError here instead of a traceback from a figure."""
+    embedding, labels = np.asarray(embedding), np.asarray(labels)
+    if embedding.ndim != 2 or embedding.shape[1] == 0:
+        raise InputError(f"embedding must be a 2-D array (rows, dimensions), got shape {embedding.shape}")
+    if len(embedding) < 2:
+        raise InputError(f"the report needs at least 2 rows, got an embedding of {len(embedding)}")
+    if embedding.dtype.kind not in "iuf":
+        raise InputError(f"embedding must hold real numbers, got dtype {embedding.dtype}")
+    if not np.isfinite(embedding).all():
+        raise InputError(f"embedding has {int((~np.isfinite(embedding)).any(axis=1).sum())} row(s) with NaN or infinite values")
+    if labels.shape != (len(embedding),):
+        raise InputError(f"labels must have one entry per embedding row ({len(embedding)}), got shape {labels.shape}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"labels must be integer cluster numbers, got dtype {labels.dtype}")
+    for name, values in per_row.items():
+        if values is not None and len(values) != len(embedding):
+            raise InputError(f"{name} must have one entry per embedding row ({len(embedding)}), got {len(values)}")
+    return embedding, labels
+
+
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("deepclust.report", "templates"),
@@ -124,15 +149,15 @@ def _to_html(fig: Any, name: str) -> str:
 def _hover(rows: np.ndarray, ids: np.ndarray, labels: np.ndarray, confidence: np.ndarray | None, outlier: np.ndarray | None, truth: np.ndarray | None, docs: Any) -> list[str]:
     lines = []
     for i in rows:
-        parts = [f"id: {html.escape(str(ids[i]))}", f"cluster: {labels[i]}"]
+        parts = [f"id: {figures.plotly_text(ids[i])}", f"cluster: {labels[i]}"]
         if confidence is not None:
             parts.append(f"confidence: {confidence[i]:.2f}")
         if outlier is not None and outlier[i]:
             parts.append("outlier")
         if truth is not None:
-            parts.append(f"class: {html.escape(str(truth[i]))}")
+            parts.append(f"class: {figures.plotly_text(truth[i])}")
         if docs is not None:
-            parts.append(html.escape(exemplars._shorten(str(docs[i]), 80)))
+            parts.append(figures.plotly_text(exemplars._shorten(str(docs[i]), 80)))
         lines.append("<br>".join(parts))
     return lines
 
@@ -149,12 +174,12 @@ def _exemplars(
     if modality == "text":
         return {"kind": "text", "text": exemplars.text_summary(data, labels, embedding)}
     if modality == "series":
-        rows = np.arange(len(labels))
-        if len(rows) > MAX_SERIES:  # the medoid compares every pair of a cluster's series
-            rows = np.sort(np.random.default_rng(0).choice(len(rows), MAX_SERIES, replace=False))
+        rows = exemplars.rows_per_cluster(labels, MAX_SERIES_PER_CLUSTER)
         sample = data[rows] if isinstance(data, np.ndarray) else [data[i] for i in rows]
-        plots["series"] = figures.series_figure(exemplars.series_curves(sample, labels[rows], front_end))
-        return {"kind": "series", "sampled": len(rows), "total": len(labels)}
+        clusters, counts = np.unique(labels, return_counts=True)
+        sizes = dict(zip(clusters.tolist(), counts.tolist()))
+        plots["series"] = figures.series_figure(exemplars.series_curves(sample, labels[rows], front_end), sizes)
+        return {"kind": "series", "sampled": len(rows), "total": len(labels), "per_cluster": MAX_SERIES_PER_CLUSTER}
     if modality == "tabular":
         profile = exemplars.table_profile(data, labels)
         if profile["figure"] is not None:
@@ -183,6 +208,8 @@ def _cluster_table(clusters, sizes, labels, confidence, outlier, truth, section)
 
 def _summary(metrics: Mapping[str, Any], n: int, k: int, modality: str | None) -> list[tuple[str, str]]:
     items = [("rows", f"{n:,}"), ("clusters", str(k))]
+    if metrics.get("unreadable"):  # image files that could not be read were not clustered and are not shown
+        items.insert(1, ("unreadable files (skipped)", str(metrics["unreadable"])))
     for key, label in (("method", "method"), ("data", "data"), ("seconds", "fit time (s)"), ("seed", "seed"), ("deepclust_version", "deepclust")):
         if metrics.get(key) is not None:
             items.append((label, str(metrics[key])))
@@ -198,6 +225,14 @@ def _metric_rows(metrics: Mapping[str, Any]) -> list[dict[str, str]]:
     for group, caption in (("internal", "internal (geometry of the embedding)"), ("external", "external (against the given labels)")):
         for key, value in (metrics.get(group) or {}).items():
             name, meaning = METRIC_NAMES.get(key, (key, ""))
-            shown = "undefined" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
-            rows.append({"group": caption, "name": name, "value": shown, "meaning": meaning})
+            rows.append({"group": caption, "name": name, "value": _metric_value(value), "meaning": meaning})
     return rows
+
+
+def _metric_value(value: Any) -> str:
+    """A metric as shown: a number to 4 significant digits, "undefined" for None or NaN, anything else as it is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "undefined"
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return f"{value:.4g}"
+    return str(value)
