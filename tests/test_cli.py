@@ -169,7 +169,9 @@ def test_fit_on_an_image_folder_clusters_by_content_and_reloads(image_folder, tm
     labels, metrics = check_run_folder(run, 40, "images")
     assert labels[0]["id"] == str(Path("bottom") / "bottom-00.png")
     assert metrics["external"]["acc"] == 1.0  # the sub-folders are the classes
-    assert 'src="data:image/png;base64,' in (run / "report.html").read_text()
+    html = (run / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in html
+    assert "bottom (100%)" in html and "top (100%)" in html  # each cluster's majority class, by folder name
     clusters = np.array([int(r["cluster"]) for r in labels])
     np.testing.assert_array_equal(reloaded_predictions(run, image_folder), clusters)
 

@@ -59,7 +59,7 @@ def test_text_file_and_image_folder(tmp_path):
     images = load(tmp_path / "pics")
     assert images.modality == "images" and isinstance(images.front_end, ImageEncoder)
     assert images.ids.tolist() == ["cats/0.png", "cats/1.png", "dogs/0.png", "dogs/1.png"]
-    assert images.labels.tolist() == [0, 0, 1, 1]
+    assert images.labels.tolist() == ["cats", "cats", "dogs", "dogs"]  # the sub-folder names
     assert images.method_params == {"architecture": "conv", "input_shape": (1, 6, 5)}
 
 

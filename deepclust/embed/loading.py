@@ -36,7 +36,7 @@ class LoadedData:
     data : what ``front_end.fit`` takes (a DataFrame, series, image paths or an array, documents)
     ids : ndarray, one per row: the user's ids (``id_column=``; image paths relative to the
         folder), else 0..n-1
-    labels : ndarray or None, ground truth the data carries (image sub-folders), for evaluation only
+    labels : ndarray or None, ground truth the data carries (image sub-folder names), for evaluation only
     front_end : an unfitted transformer for this modality
     method_params : dict, parameters a deep method needs for the front end's output,
         e.g. ``{"architecture": "temporal", "input_shape": (1, 128)}``
@@ -126,7 +126,8 @@ def _load_images(target: Path, array: np.ndarray | None, options: dict[str, Any]
 
     if target.is_dir():
         _, front_options = _split_options(options, read_image_folder, ImageEncoder, "images")
-        paths, labels, _ = read_image_folder(target)
+        paths, codes, class_names = read_image_folder(target)
+        labels = None if codes is None else np.array(class_names)[codes]  # the sub-folder names, as the report shows them
         data, ids = paths, np.array([os.path.relpath(p, target) for p in paths])
     elif array is not None:
         _, front_options = _split_options(options, None, ImageEncoder, "images")
