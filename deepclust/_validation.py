@@ -20,7 +20,8 @@ def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
     """
     name = type(estimator).__name__
     try:
-        return validate_data(estimator, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 get a message of their own below
+            return validate_data(estimator, X, reset=reset, dtype=np.float32, ensure_min_samples=1)
     except TypeError as err:
         if "sparse" in str(err).lower():
             raise InputError(f"{name}: X is a sparse matrix; deepclust needs dense rows, e.g. X.toarray()") from err
@@ -32,11 +33,22 @@ def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
                 "encode text or categorical columns first"
             ) from err
         message = str(err)
-        if "NaN" in message or "infinity" in message:
+        if ("NaN" in message or "infinity" in message) and _beyond_float32(X):
+            message = f"X holds values beyond float32's range (largest magnitude {np.nanmax(np.abs(np.asarray(X, dtype=np.float64))):.3g}, limit 3.4e+38); scale the features first"
+        elif "NaN" in message or "infinity" in message:
             message = "X contains NaN or infinity; impute or drop the missing or infinite values first"
         elif "Expected 2D array" in message:
             message = f"X must be 2-D (n_samples, n_features), got {np.ndim(X)}-D input. Reshape your data, e.g. X.reshape(-1, 1) for a single feature"
         raise InputError(f"{name}: {message}") from err
+
+
+def _beyond_float32(X: Any) -> bool:
+    """Whether ``X`` is finite but holds numbers that float32 turns into infinity."""
+    try:
+        values = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(values).all() and np.abs(values).max(initial=0.0) > np.finfo(np.float32).max)
 
 
 def check_n_clusters(estimator: Any, n_samples: int, *, allow_auto: bool = False) -> int | None:

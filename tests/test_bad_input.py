@@ -13,8 +13,8 @@ TINY = dict(n_clusters=2, hidden_dims=(8,), embedding_dim=2, pretrain_epochs=1, 
 GOOD = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
 
 
-def with_value(value: float) -> np.ndarray:
-    X = GOOD.copy()
+def with_value(value: float, dtype: type = np.float32) -> np.ndarray:
+    X = GOOD.astype(dtype)
     X[3, 1] = value
     return X
 
@@ -25,6 +25,7 @@ def with_value(value: float) -> np.ndarray:
     [
         (with_value(np.nan), "NaN or infinity"),
         (with_value(np.inf), "NaN or infinity"),
+        (with_value(1e39, np.float64), "beyond float32's range \\(largest magnitude 1e\\+39"),  # finite, but not in float32
         (np.zeros((0, 3)), "0 sample"),
         (np.arange(5.0), "must be 2-D"),
         (np.array([["a", "b"], ["c", "d"]]), "must be numeric"),
