@@ -51,6 +51,14 @@ def _beyond_float32(X: Any) -> bool:
     return bool(np.isfinite(values).all() and np.abs(values).max(initial=0.0) > np.finfo(np.float32).max)
 
 
+def check_count(value: Any, name: str, low: int = 1) -> int:
+    """``value`` as an int, or an InputError: an integer (not a bool, not 2.7) of at least ``low``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        expected = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise InputError(f"{name} must be {expected}, got {value!r}")
+    return int(value)
+
+
 def check_n_clusters(estimator: Any, n_samples: int, *, allow_auto: bool = False) -> int | None:
     """``n_clusters`` must be an integer in [1, n_samples] (or ``"auto"`` where allowed: returns None)."""
     k = estimator.n_clusters

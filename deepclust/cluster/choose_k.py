@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -18,7 +17,7 @@ from sklearn.metrics import (
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
 
-from deepclust._validation import check_k_range
+from deepclust._validation import check_count, check_k_range
 from deepclust.cluster.density import density_scores
 from deepclust.errors import InputError
 from deepclust.train import seed_from
@@ -145,10 +144,8 @@ def select_n_clusters(
         raise InputError(f"criterion must be one of {list(CRITERIA)}, got {criterion!r}")
     Z = _check_embedding(Z)
     ks = check_k_range(k_range, len(Z), "select_n_clusters", data="Z")
-    counts = (("n_init", n_init, 1), ("sample_size", sample_size, 2), ("n_resamples", n_resamples, 2))
-    for name, value, low in counts:
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-            raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    for name, value, low in (("n_init", n_init, 1), ("sample_size", sample_size, 2), ("n_resamples", n_resamples, 2)):
+        check_count(value, name, low)
 
     seed = seed_from(random_state)
     if criterion == "density":

@@ -13,30 +13,22 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from numbers import Integral
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
+from deepclust._validation import check_count
 from deepclust.errors import InputError
-from deepclust.io.tables import PARQUET, existing_file
+from deepclust.io.tables import PARQUET, existing_file, first_repeat
 
 STREAM_SUFFIXES = (*PARQUET, ".npy")
 OUTPUT_SUFFIXES = (".npy", *PARQUET, ".csv")
-
-
-def check_positive_int(value: object, name: str) -> int:
-    """``value`` as an int, or an InputError: it must be a positive integer (not a bool, not 2.7)."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class RowFile:
@@ -147,7 +139,7 @@ class RowFile:
 
     def blocks(self, chunk_rows: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(X, ids)`` for consecutive blocks of at most ``chunk_rows`` rows, in file order."""
-        chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+        chunk_rows = check_count(chunk_rows, "chunk_rows")
         if self._array is not None:
             for start in range(0, self.n_rows, chunk_rows):
                 block = np.asarray(self._array[start : start + chunk_rows], dtype=np.float32)
@@ -169,7 +161,7 @@ class RowFile:
 
         One pass over the file that keeps only the drawn rows of each block.
         """
-        n_rows = min(check_positive_int(n_rows, "n_rows"), self.n_rows)
+        n_rows = min(check_count(n_rows, "n_rows"), self.n_rows)
         chosen = np.sort(sample_without_replacement(self.n_rows, n_rows, random_state=check_random_state(random_state)))
         if self._array is not None:
             return self._checked(np.asarray(self._array[chosen], dtype=np.float32), 0)
@@ -197,10 +189,9 @@ class RowFile:
             row = start + int(np.flatnonzero(ids.is_null().to_numpy(zero_copy_only=False))[0])
             raise InputError(f"{self.path}: id column {self._id_column!r} is empty in row {row} (0-based); every row needs an id")
         values = ids.to_numpy(zero_copy_only=False)
-        repeated = pd.Series(values).duplicated().to_numpy()
-        if repeated.any():
-            second = int(np.flatnonzero(repeated)[0])
-            first = int(np.flatnonzero(values == values[second])[0])
+        repeat = first_repeat(values)
+        if repeat is not None:
+            first, second = repeat
             raise InputError(
                 f"{self.path}: id column {self._id_column!r} repeats id {values[second]!r} in rows {start + first} and "
                 f"{start + second} (0-based); every row needs its own id"

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from deepclust.errors import InputError
-from deepclust.io.tables import NUMPY, existing_file, read_array
+from deepclust.io.tables import NUMPY, existing_file, first_repeat, read_array
 
 DELIMITERS = {".csv": ",", ".tsv": "\t", ".txt": ","}
 SEPARATOR_NAMES = {",": "',' in .csv and .txt", "\t": "a tab in .tsv"}
@@ -159,13 +159,12 @@ def _refuse_long_format(header: list[str], rows: list[tuple[int, list[str]]], co
 
 def _warn_on_repeated_ids(ids: np.ndarray, lines: list[int], id_column: str | int | None, source: str) -> None:
     """Warn, as the table reader does, when two series share an id."""
-    values, first, counts = np.unique(ids, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        repeated = int(np.flatnonzero(counts > 1)[0])
-        again = int(np.flatnonzero(ids == values[repeated])[1])
+    repeat = first_repeat(ids)
+    if repeat is not None:
+        first, again = repeat
         warnings.warn(
-            f"{source}: id column {id_column!r} repeats ids (e.g. {str(values[repeated])!r} on lines "
-            f"{lines[first[repeated]]} and {lines[again]}); evaluate matches labels by id",
+            f"{source}: id column {id_column!r} repeats ids (e.g. {str(ids[again])!r} on lines "
+            f"{lines[first]} and {lines[again]}); evaluate matches labels by id",
             stacklevel=4,
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,16 @@ def read_table(path: str | os.PathLike, id_column: str | None = None) -> tuple[p
     return split_ids(frame, id_column, source=str(file))
 
 
+def first_repeat(ids: Any) -> tuple[int, int] | None:
+    """Positions ``(earlier, later)`` of the first id that occurs a second time, or None when all differ."""
+    values = np.asarray(ids)
+    later = pd.Series(values).duplicated().to_numpy()
+    if not later.any():
+        return None
+    second = int(np.flatnonzero(later)[0])
+    return int(np.flatnonzero(values == values[second])[0]), second
+
+
 def split_ids(frame: pd.DataFrame, id_column: str | None, *, source: str = "the table") -> tuple[pd.DataFrame, np.ndarray]:
     """``(frame without id_column, its values)``; without an id column, ``(frame, 0..n-1)``."""
     if id_column is None:
@@ -77,9 +88,9 @@ def split_ids(frame: pd.DataFrame, id_column: str | None, *, source: str = "the 
     ids = frame[id_column]
     if ids.isna().any():
         raise InputError(f"{source}: id column {id_column!r} is empty in row {int(np.flatnonzero(ids.isna())[0])} (0-based); every row needs an id")
-    if ids.duplicated().any():
-        repeated = ids[ids.duplicated()].iloc[0]
-        warnings.warn(f"{source}: id column {id_column!r} repeats ids (e.g. {str(repeated)!r}); evaluate matches labels by id", stacklevel=2)
+    repeat = first_repeat(ids)
+    if repeat is not None:
+        warnings.warn(f"{source}: id column {id_column!r} repeats ids (e.g. {str(ids.iloc[repeat[1]])!r}); evaluate matches labels by id", stacklevel=2)
     return frame.drop(columns=id_column), ids.to_numpy()
 
 

@@ -18,8 +18,9 @@ import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from deepclust._validation import check_count
 from deepclust.errors import InputError
-from deepclust.io.chunks import BlockWriter, RowFile, check_positive_int
+from deepclust.io.chunks import BlockWriter, RowFile
 from deepclust.io.tables import PARQUET
 from deepclust.methods.base import DeepClusterer
 
@@ -96,7 +97,7 @@ def predict_chunks(model: Any, X: np.ndarray | pd.DataFrame, *, chunk_rows: int 
     own rule: 2.6-3.7x the float32 rate on 2 cores, no label changed in docs/benchmarks.md
     ("Scale"). ``torch.compile`` was measured too and is not used: it did not win reliably.
     """
-    chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
+    chunk_rows = check_count(chunk_rows, "chunk_rows")
     check_fitted(model, "predict_chunks")
     assign = _assigner(model, precision)
     return np.concatenate([assign(X[start : start + chunk_rows]) for start in range(0, len(X), chunk_rows)])
