@@ -11,6 +11,8 @@ from sklearn.utils.validation import validate_data
 
 from deepclust.errors import InputError
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
     """A finite, non-empty 2-D float32 array; with ``reset=False`` also the fitted feature count.
@@ -34,12 +36,20 @@ def check_features(estimator: Any, X: Any, *, reset: bool) -> np.ndarray:
             ) from err
         message = str(err)
         if ("NaN" in message or "infinity" in message) and _beyond_float32(X):
-            message = f"X holds values beyond float32's range (largest magnitude {np.nanmax(np.abs(np.asarray(X, dtype=np.float64))):.3g}, limit 3.4e+38); scale the features first"
+            message = f"X holds {beyond_float32_message(np.nanmax(np.abs(np.asarray(X, dtype=np.float64))))}"
         elif "NaN" in message or "infinity" in message:
             message = "X contains NaN or infinity; impute or drop the missing or infinite values first"
         elif "Expected 2D array" in message:
             message = f"X must be 2-D (n_samples, n_features), got {np.ndim(X)}-D input. Reshape your data, e.g. X.reshape(-1, 1) for a single feature"
         raise InputError(f"{name}: {message}") from err
+
+
+def beyond_float32_message(magnitude: float) -> str:
+    """The message for finite values (largest ``magnitude``) that float32, which the models compute in, makes infinite.
+
+    The estimators' check and the streaming reader (io/chunks.py) say it in the same words.
+    """
+    return f"values beyond float32's range (largest magnitude {magnitude:.3g}, limit {FLOAT32_MAX:.2g}); scale the features first"
 
 
 def _beyond_float32(X: Any) -> bool:
@@ -48,7 +58,7 @@ def _beyond_float32(X: Any) -> bool:
         values = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError):
         return False
-    return bool(np.isfinite(values).all() and np.abs(values).max(initial=0.0) > np.finfo(np.float32).max)
+    return bool(np.isfinite(values).all() and np.abs(values).max(initial=0.0) > FLOAT32_MAX)
 
 
 def check_count(value: Any, name: str, low: int = 1) -> int:

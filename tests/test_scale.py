@@ -250,6 +250,39 @@ def test_bad_files_are_input_errors_and_leave_no_output(tmp_path, blobs):
         fit_distributed(model, X)
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(("suffix", "column"), [(".npy", "x2"), (".parquet", "f2")])
+def test_values_beyond_float32_are_named_as_such_without_a_numpy_warning(kmeans, blobs, tmp_path, suffix, column):
+    X, _ = blobs
+    big = X.astype(np.float64)
+    big[7, 2] = -1e39  # finite in the file, infinite in float32
+    path = tmp_path / f"big{suffix}"
+    np.save(path, big) if suffix == ".npy" else _write_parquet(path, big)
+    message = rf"big{suffix}: row 7 column '{column}' holds values beyond float32's range \(largest magnitude 1e\+39"
+    with pytest.raises(InputError, match=message):
+        predict_file(kmeans, path, tmp_path / "out.npy", chunk_rows=64)
+    with pytest.raises(InputError, match=message):
+        fit_sample(KMeans(4), path, n_rows=len(X))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+@pytest.mark.parametrize("stream", [predict_file, transform_file])
+def test_a_failed_write_removes_the_folders_it_made_and_no_others(kmeans, blobs, tmp_path, stream):
+    X, _ = blobs
+    np.save(tmp_path / "narrow.npy", X[:, :5])
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(InputError, match="narrow.npy.*features"):
+        stream(kmeans, tmp_path / "narrow.npy", tmp_path / "kept" / "new" / "dir" / "out.csv")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["kept", "narrow.npy"]
+    # A folder it made that has since received another file stays, and so do the folders above it.
+    writer = BlockWriter(tmp_path / "made" / "dir" / "out.npy", 3)
+    (tmp_path / "made" / "other.txt").write_text("not the writer's")
+    writer.abort()
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "made").rglob("*")) == ["made/other.txt"]
+    np.save(tmp_path / "X.npy", X)
+    assert stream(kmeans, tmp_path / "X.npy", tmp_path / "kept" / "new" / "out.csv").is_file()
+
+
 def test_deep_fit_from_a_memory_map_keeps_data_on_disk_and_gives_the_same_model(blobs, tmp_path):
     X, _ = blobs
     np.save(tmp_path / "X.npy", X)
@@ -380,6 +413,26 @@ def test_dask_frames_are_read_by_the_column_names_the_model_was_fitted_on(blobs)
     np.testing.assert_allclose(embedding.sort_index().to_numpy(), model.transform(frame), rtol=1e-5)
     with pytest.raises(InputError, match=r"no column\(s\) \['f3'\]"):
         predict_dask(model, shuffled.drop(columns="f3"))
+
+
+def test_dask_refuses_text_columns_before_any_block_is_computed(kmeans, blobs, tmp_path):
+    da = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    from deepclust.scale.dask import predict_dask, transform_dask
+
+    X, _ = blobs
+    frame = _frame(X).assign(f3="text")
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    named = KMeans(4, random_state=0).fit(_frame(X))
+    for model in (kmeans, named):
+        for function in (predict_dask, transform_dask):
+            with pytest.raises(InputError, match=r"column\(s\) \['f3'\] are not numeric \(string\); KMeans takes numbers"):
+                function(model, dd.read_csv(tmp_path / "text.csv"))
+    with pytest.raises(InputError, match="holds <U1; expected numbers"):
+        predict_dask(kmeans, da.from_array(np.full((4, 20), "a")))
+    # A text column the model was not fitted on (an id, say) is left alone.
+    labels = predict_dask(named, dd.from_pandas(_frame(X).assign(key="r"), npartitions=2)).compute(scheduler="synchronous")
+    np.testing.assert_array_equal(labels.sort_index().to_numpy(), named.labels_)
 
 
 def test_dask_refuses_an_unfitted_model_before_building_the_graph(blobs):

@@ -10,9 +10,8 @@ temporary file beside the target and is renamed into place when the last block i
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -23,9 +22,10 @@ import pyarrow.parquet as pq
 from sklearn.utils import check_random_state
 from sklearn.utils.random import sample_without_replacement
 
-from deepclust._validation import check_count
+from deepclust._validation import beyond_float32_message, check_count
 from deepclust.errors import InputError
 from deepclust.io.tables import PARQUET, existing_file, first_repeat
+from deepclust.io.write import discard, temporary_beside
 
 STREAM_SUFFIXES = (*PARQUET, ".npy")
 OUTPUT_SUFFIXES = (".npy", *PARQUET, ".csv")
@@ -142,8 +142,9 @@ class RowFile:
         chunk_rows = check_count(chunk_rows, "chunk_rows")
         if self._array is not None:
             for start in range(0, self.n_rows, chunk_rows):
-                block = np.asarray(self._array[start : start + chunk_rows], dtype=np.float32)
-                yield self._checked(block, start), np.arange(start, start + len(block))
+                part = self._array[start : start + chunk_rows]
+                rows = np.arange(start, start + len(part))
+                yield self._checked(_float32(part), rows, lambda i, j: part[i, j]), rows
             return
         read = self.feature_names + ([self._id_column] if self._id_column is not None else [])
         start = 0
@@ -151,9 +152,10 @@ class RowFile:
             block = np.empty((batch.num_rows, self.n_features), dtype=np.float32)
             for j, name in enumerate(self.feature_names):
                 # Nulls become NaN here, and are then reported by _checked.
-                block[:, j] = batch.column(name).to_numpy(zero_copy_only=False)
-            ids = self._checked_ids(batch.column(self._id_column), start) if self._id_column else np.arange(start, start + len(block))
-            yield self._checked(block, start), ids
+                block[:, j] = _float32(batch.column(name).to_numpy(zero_copy_only=False))
+            rows = np.arange(start, start + len(block))
+            ids = self._checked_ids(batch.column(self._id_column), start) if self._id_column else rows
+            yield self._checked(block, rows, lambda i, j: batch.column(self.feature_names[j])[i].as_py()), ids
             start += len(block)
 
     def sample(self, n_rows: int, random_state: int | np.random.RandomState | None = None) -> np.ndarray:
@@ -164,7 +166,8 @@ class RowFile:
         n_rows = min(check_count(n_rows, "n_rows"), self.n_rows)
         chosen = np.sort(sample_without_replacement(self.n_rows, n_rows, random_state=check_random_state(random_state)))
         if self._array is not None:
-            return self._checked(np.asarray(self._array[chosen], dtype=np.float32), 0)
+            part = self._array[chosen]
+            return self._checked(_float32(part), chosen, lambda i, j: part[i, j])
         parts, start = [], 0
         for block, _ in self.blocks(65536):
             lo, hi = np.searchsorted(chosen, [start, start + len(block)])
@@ -172,16 +175,21 @@ class RowFile:
             start += len(block)
         return np.concatenate(parts)
 
-    def _checked(self, block: np.ndarray, start: int) -> np.ndarray:
-        """``block`` itself, or an InputError naming the first row and column that is missing or infinite."""
+    def _checked(self, block: np.ndarray, rows: np.ndarray, original: Callable[[int, int], float | None]) -> np.ndarray:
+        """``block`` itself, or an InputError naming the first row and column that is missing or not finite in float32.
+
+        ``rows`` are the block's row numbers in the file, ``original(i, j)`` the file's value at
+        block row ``i``, column ``j`` (None if missing): a finite one was beyond float32's range.
+        """
         finite = np.isfinite(block)
-        if not finite.all():
-            row, column = np.argwhere(~finite)[0]
-            raise InputError(
-                f"{self.path}: row {start + row} column {self.feature_names[column]!r} is missing, NaN or infinite; "
-                "impute or drop such rows first"
-            )
-        return block
+        if finite.all():
+            return block
+        i, j = (int(k) for k in np.argwhere(~finite)[0])
+        where = f"{self.path}: row {rows[i]} column {self.feature_names[j]!r}"
+        value = original(i, j)
+        if value is not None and np.isfinite(value):
+            raise InputError(f"{where} holds {beyond_float32_message(abs(value))}")
+        raise InputError(f"{where} is missing, NaN or infinite; impute or drop such rows first")
 
     def _checked_ids(self, ids: pa.Array, start: int) -> np.ndarray:
         """The ids of a block as an array, or an InputError naming the first empty or repeated one."""
@@ -217,13 +225,8 @@ class BlockWriter:
         if self.path.is_dir():
             raise InputError(f"{self.path} is a folder; give the path of a file to write, ending in {', '.join(OUTPUT_SUFFIXES)}")
         self.n_rows, self.id_name, self.value_name = n_rows, id_name, value_name
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        except OSError as err:
-            raise InputError(f"cannot write to {self.path.parent}: {err.strerror}") from err
+        handle, self._temporary, self._created = temporary_beside(self.path)
         os.close(handle)
-        self._temporary = Path(temporary)
         self._out: np.ndarray | pq.ParquetWriter | pa_csv.CSVWriter | None = None
         self._written = 0
 
@@ -275,11 +278,11 @@ class BlockWriter:
         return self.path
 
     def abort(self) -> None:
-        """Drop the partial file."""
+        """Drop the partial file, and the folders made for it."""
         if self._out is not None and not isinstance(self._out, np.ndarray):
             self._out.close()
         self._out = None
-        self._temporary.unlink(missing_ok=True)
+        discard(self._temporary, self._created)
 
     def __enter__(self) -> BlockWriter:
         return self
@@ -289,6 +292,13 @@ class BlockWriter:
             self.close()
         else:
             self.abort()
+
+
+def _float32(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32 (no copy if they are); a finite value beyond its range turns infinite
+    without a NumPy warning, and RowFile._checked names it."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
 
 
 def _umask() -> int:

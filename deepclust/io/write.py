@@ -18,11 +18,7 @@ from deepclust.errors import InputError
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write ``content`` to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise InputError(f"cannot write to {path.parent}: {err.strerror}") from err
+    handle, temporary, created = temporary_beside(path)
     try:
         os.chmod(temporary, 0o644)  # mkstemp makes owner-only files; results are for sharing
         with os.fdopen(handle, "wb") as out:
@@ -31,9 +27,41 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        discard(temporary, created)
         raise
     return path
+
+
+def temporary_beside(path: Path) -> tuple[int, Path, list[Path]]:
+    """A new temporary file in ``path``'s folder, created with its missing parents: (open handle, path, folders created).
+
+    The folders are listed outermost first, so that :func:`discard` can remove them after a
+    failed write: a failure must not leave behind empty folders the caller never had.
+    """
+    created: list[Path] = []
+    try:
+        for folder in reversed([folder for folder in path.parents if not folder.exists()]):
+            try:
+                folder.mkdir()
+            except FileExistsError:  # made meanwhile by another process: not ours to remove
+                continue
+            created.append(folder)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        discard(None, created)
+        raise InputError(f"cannot write to {path.parent}: {err.strerror}") from err
+    return handle, Path(temporary), created
+
+
+def discard(temporary: Path | None, created: list[Path]) -> None:
+    """Remove a failed write's temporary file (if made), then the folders created for it, innermost first, while empty."""
+    if temporary is not None:
+        temporary.unlink(missing_ok=True)
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:  # something else was written there meanwhile: keep it, and so the folders above it
+            return
 
 
 def json_text(data: Any) -> str:

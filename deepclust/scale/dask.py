@@ -36,7 +36,7 @@ def predict_dask(model: Any, X: da.Array | dd.DataFrame, *, precision: str = "fl
     check_fitted(model, "predict_dask")
     shipped = dask.delayed(model, pure=True)
     if isinstance(X, dd.DataFrame):
-        X = _in_fitted_order(X, model)
+        X = _feature_frame(X, model)
         return X.map_partitions(_predict_partition, shipped, precision, meta=pd.Series(dtype=np.int64, name="cluster"))
     rows = _whole_rows(X)
     return rows.map_blocks(_predict_block, shipped, precision, drop_axis=1, dtype=np.int64, meta=np.empty((0,), np.int64))
@@ -47,7 +47,7 @@ def transform_dask(model: Any, X: da.Array | dd.DataFrame) -> da.Array | dd.Data
     check_fitted(model, "transform_dask")
     shipped = dask.delayed(model, pure=True)
     if isinstance(X, dd.DataFrame):
-        X = _in_fitted_order(X, model)
+        X = _feature_frame(X, model)
         width = model.transform(_partition_rows(X.head(1, npartitions=-1), model)).shape[1]
         meta = pd.DataFrame({f"z{j}": pd.Series(dtype=np.float32) for j in range(width)})
         return X.map_partitions(_transform_partition, shipped, meta=meta)
@@ -58,18 +58,25 @@ def transform_dask(model: Any, X: da.Array | dd.DataFrame) -> da.Array | dd.Data
     )
 
 
-def _in_fitted_order(frame: dd.DataFrame, model: Any) -> dd.DataFrame:
-    """``frame`` with the columns ``model`` was fitted on, selected by name in that order (as they are if it knows no names)."""
+def _feature_frame(frame: dd.DataFrame, model: Any) -> dd.DataFrame:
+    """``frame`` with the columns ``model`` was fitted on, selected by name in that order (all, as they are, if it
+    knows no names); an InputError before any block is read if one of them is not numeric (known from Dask's meta)."""
     names = fitted_names(model)
-    if names is None:
-        return frame
-    missing = [name for name in names if name not in frame.columns]
-    if missing:
+    if names is not None:
+        missing = [name for name in names if name not in frame.columns]
+        if missing:
+            raise InputError(
+                f"the DataFrame has no column(s) {missing}, which {type(model).__name__} was fitted on; "
+                f"it has {', '.join(map(str, frame.columns))}"
+            )
+        frame = frame[names]
+    text = {name: str(dtype) for name, dtype in frame.dtypes.items() if dtype.kind not in "biuf"}
+    if text:
         raise InputError(
-            f"the DataFrame has no column(s) {missing}, which {type(model).__name__} was fitted on; "
-            f"it has {', '.join(map(str, frame.columns))}"
+            f"the DataFrame's column(s) {list(text)} are not numeric ({', '.join(text.values())}); "
+            f"{type(model).__name__} takes numbers: select the numeric feature columns, or encode these first"
         )
-    return frame[names]
+    return frame
 
 
 def _partition_rows(part: pd.DataFrame, model: Any) -> pd.DataFrame | np.ndarray:
@@ -83,6 +90,8 @@ def _whole_rows(X: Any) -> da.Array:
         raise InputError(f"expected a dask.array.Array or dask.dataframe.DataFrame, got {type(X).__name__}")
     if X.ndim != 2:
         raise InputError(f"expected a 2-D Dask array (rows, features), got {X.ndim}-D with shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise InputError(f"the Dask array holds {X.dtype}; expected numbers")
     return X.rechunk({1: -1})
 
 
