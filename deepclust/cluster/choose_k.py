@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -119,8 +120,10 @@ def select_n_clusters(
 "stability"}, default="auto"
         How k is chosen.
     random_state : int, RandomState or None, default=None
-        Seeds k-means, the mixtures, the silhouette subsample and the resamples; an int makes
-        the result reproducible.
+        Seeds k-means, the mixtures, the silhouette subsample, the resamples and density's UMAP
+        layout; an int makes the result reproducible. An int is the seed itself, as the
+        estimators pass theirs: N2D and ``init="manifold"`` then find density's layout ready
+        (:func:`~deepclust.cluster.manifold.umap_layout`) when the count chosen is 10.
     n_init : int, default=3
         Restarts of each k-means or Gaussian mixture fit; the best is kept.
     sample_size : int, default=5000
@@ -147,7 +150,9 @@ def select_n_clusters(
     for name, value, low in (("n_init", n_init, 1), ("sample_size", sample_size, 2), ("n_resamples", n_resamples, 2)):
         check_count(value, name, low)
 
-    seed = seed_from(random_state)
+    seed = seed_from(random_state)  # also refuses a negative or too large int
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)  # the seed itself (see random_state above)
     if criterion == "density":
         return _by_density(Z, ks, seed, n_init)
     if criterion == "auto":

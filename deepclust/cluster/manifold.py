@@ -3,6 +3,7 @@ and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -28,8 +29,28 @@ def umap_epochs(n_rows: int) -> int:
     return SMALL_DATA_UMAP_EPOCHS if n_rows < SMALL_DATA_ROWS else UMAP_EPOCHS
 
 
+#: The last layout made, by its inputs. ``n_clusters="auto"`` lays out the pretrained embedding for
+#: the density criterion, and N2D or ``init="manifold"`` lays out the same rows again when the
+#: count chosen is its 10 components; a seeded UMAP gives the same layout both times, so the
+#: second is taken from here.
+_last_layout: dict[tuple, np.ndarray] = {}
+
+
 def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
-    """UMAP coordinates of the rows of ``z`` (float32); small inputs (``MIN_MANIFOLD_ROWS`` at least) get the neighbours and components they allow."""
+    """UMAP coordinates of the rows of ``z`` (float32); small inputs (``MIN_MANIFOLD_ROWS`` at least) get the neighbours and components they allow.
+
+    The same inputs twice in a row give the first call's layout (a copy) without laying it out again.
+    """
+    z = np.ascontiguousarray(z)
+    key = (hashlib.blake2b(z.view(np.uint8)).hexdigest(), z.shape, z.dtype.str, n_components, n_neighbors, min_dist, seed)
+    if key not in _last_layout:
+        _last_layout.clear()
+        _last_layout[key] = _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
+    return _last_layout[key].copy()
+
+
+def _new_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
+    """UMAP's layout of ``z`` itself (see :func:`umap_layout`)."""
     from umap import UMAP  # imported here: numba compilation makes the import slow
 
     n_neighbors = min(n_neighbors, len(z) - 1)
