@@ -7,6 +7,7 @@ Parts (each writes its own section of docs/benchmarks.md; results are kept in
 bench/results/heads.json so parts and seeds can be run separately):
 - autok: AEKMeans(n_clusters="auto") with the default k_range (2, 20) and criterion ("auto": silhouette where clear, else density)
   on digits, USPS and MNIST-test: the k it picks.
+- autok_n2d: the same for N2D(n_clusters="auto"), whose manifold reuses density's layout when it picks 10.
 - candidates: the alternative select_n_clusters' docstring reports as not adopted. On the pretrained
   embedding of each seed, k in 2..20 by silhouette on the embedding, with random states 0-2, of
   k-means candidates (select_n_clusters by silhouette) and of Gaussian mixtures on a 10-d UMAP layout
@@ -40,13 +41,16 @@ from _sections import ROOT, update_section
 from quality import commit, machine
 
 RESULTS = ROOT / "bench" / "results" / "heads.json"
-NESTED = ("autok", "candidates", "distill")  # parts whose results are kept per data set or teacher, then per seed
+NESTED = ("autok", "autok_n2d", "candidates", "distill")  # parts whose results are kept per data set or teacher, then per seed
 
 
-def auto_k(dataset: str, seed: int) -> dict:
+AUTO_K = {"autok": AEKMeans, "autok_n2d": N2D}  # part -> method whose n_clusters="auto" it measures
+
+
+def auto_k(method: type, dataset: str, seed: int) -> dict:
     X, y = load(dataset)
     start = time.perf_counter()
-    model = AEKMeans(n_clusters="auto", input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X)
+    model = method(n_clusters="auto", input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X)
     return {"k": model.n_clusters_, "criterion": model.k_criterion_, "acc": cluster_accuracy(y, model.labels_), "seconds": time.perf_counter() - start}
 
 
@@ -131,16 +135,19 @@ def render(results: dict) -> None:
             "told its data set's image shape (`input_shape`), so USPS and MNIST-test train on rotated and shifted copies."
         )
 
-    if "autok" in results:
-        lines = [header("autok"), "`AEKMeans(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained embedding "
-                 "(silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.", "",
+    for part, method in AUTO_K.items():
+        if part not in results:
+            continue
+        lines = [header(part), f"`{method.__name__}(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained "
+                 "embedding (silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.", "",
                  "| dataset | seeds | chosen k | decided by | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|---|"]
         for dataset in DATASETS:
-            runs = results["autok"].get(dataset)
+            runs = results[part].get(dataset)
             if runs:
                 lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'criterion')} | {summary(runs, 'acc')} | "
                              f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {summary(runs, 'commit')} |")
-        update_section("Choosing the number of clusters (`bench/heads.py`)", "\n".join(lines))
+        title = "Choosing the number of clusters (`bench/heads.py`)" if part == "autok" else f"Choosing the number of clusters in {method.__name__} (`bench/heads.py --parts {part}`)"
+        update_section(title, "\n".join(lines))
     if "candidates" in results:
         lines = [header("candidates"), "Candidate clusterings for choosing k, on the embedding of `AEKMeans(n_clusters=10)` of each seed: k in "
                  "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, criterion=\"silhouette\", random_state=r)` for "
@@ -180,9 +187,9 @@ def render(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = ["autok", "candidates", "ward", "distill"]
+    parts = [*AUTO_K, "candidates", "ward", "distill"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok and candidates")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok, autok_n2d and candidates")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--teachers", nargs="+", default=list(TEACHERS), choices=TEACHERS, help="for distill")
     args = parser.parse_args()
@@ -197,9 +204,9 @@ def main() -> None:
         print(part, *path, key, {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}, flush=True)
 
     for seed in args.seeds:
-        if "autok" in args.parts:
+        for part in [name for name in AUTO_K if name in args.parts]:
             for dataset in args.datasets:
-                save("autok", str(seed), auto_k(dataset, seed), dataset)
+                save(part, str(seed), auto_k(AUTO_K[part], dataset, seed), dataset)
         if "candidates" in args.parts:
             for dataset in args.datasets:
                 save("candidates", str(seed), candidates(dataset, seed), dataset)
