@@ -43,10 +43,12 @@ def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist:
     """
     z = np.ascontiguousarray(z)
     key = (hashlib.blake2b(z.view(np.uint8)).hexdigest(), z.shape, z.dtype.str, n_components, n_neighbors, min_dist, seed)
-    if key not in _last_layout:
+    layout = _last_layout.get(key)  # one lookup: another thread may replace the entry meanwhile
+    if layout is None:
+        layout = _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
         _last_layout.clear()
-        _last_layout[key] = _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
-    return _last_layout[key].copy()
+        _last_layout[key] = layout
+    return layout.copy()
 
 
 def _new_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
