@@ -49,6 +49,8 @@ LABELS, EMBEDDING, METRICS, MODEL, REPORT = "labels.csv", "embedding.npy", "metr
 #: The cluster of a row whose file could not be read (an image): it is in labels.csv, never clustered.
 UNREADABLE = -1
 RUN_FILES = (LABELS, EMBEDDING, METRICS, MODEL, REPORT)
+#: A deep method's pretraining state while ``fit`` runs (deepclust.checkpoint); removed when it completes.
+CHECKPOINT_FILE = "pretraining.ckpt"
 BUILTIN_DIGITS = "digits (built in)"
 
 
@@ -91,6 +93,10 @@ def fit_run(
     """
     estimator = build_method(method, n_clusters, seed=seed, device=device, epochs=epochs, params=params, verbose=verbose, modality_params=loaded.method_params)
     out = prepare_run_folder(out, overwrite)
+    # Deep methods save pretraining in the run folder: the same command run again after a stop resumes it.
+    own_checkpoint = "checkpoint" in estimator.get_params(deep=False) and estimator.checkpoint is None
+    if own_checkpoint:
+        estimator.set_params(checkpoint=out / CHECKPOINT_FILE)
     front_end = loaded.front_end
     if front_end is not None:
         _set_if_present(front_end, random_state=seed, device=device)
@@ -105,6 +111,8 @@ def fit_run(
     fitted = _take(features, readable)
     logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(fitted), np.shape(fitted)[1])
     estimator.fit(fitted)
+    if own_checkpoint:
+        estimator.set_params(checkpoint=None)  # the saved model does not point into this folder
     seconds = time.perf_counter() - start
     model = estimator if front_end is None else Pipeline([("embed", front_end), ("cluster", estimator)])
 
@@ -203,11 +211,12 @@ def _take(data: Any, rows: np.ndarray) -> Any:
 
 
 def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
-    """``out``, created if needed; refuses a folder that already holds files unless ``overwrite``."""
+    """``out``, created if needed; refuses a folder that already holds files unless ``overwrite``,
+    but for a stopped fit's checkpoint, which the fit resumes."""
     out = Path(out).expanduser()
     if out.exists() and not out.is_dir():
         raise InputError(f"output folder {out} is a file; choose a folder for the run")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if out.is_dir() and any(not _of_checkpoint(path.name) for path in out.iterdir()) and not overwrite:
         raise InputError(f"output folder {out} is not empty; choose another, or pass --overwrite to replace the run in it")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -217,6 +226,11 @@ def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
     except OSError as err:
         raise InputError(f"cannot write to output folder {out}: {err.strerror}") from err
     return out
+
+
+def _of_checkpoint(name: str) -> bool:
+    """Whether a run folder's file ``name`` is a stopped fit's checkpoint, or a temporary file of one that was being written."""
+    return name == CHECKPOINT_FILE or (name.startswith(f".{CHECKPOINT_FILE}.") and name.endswith(".tmp"))
 
 
 def check_predict_output(out: str | os.PathLike, *, data: str | os.PathLike, run: str | os.PathLike, overwrite: bool) -> Path:

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +25,9 @@ from tqdm import autonotebook, std
 from tqdm.auto import tqdm
 
 from deepclust.errors import InputError
+
+if TYPE_CHECKING:
+    from deepclust.checkpoint import Checkpoint
 
 logger = logging.getLogger("deepclust")
 
@@ -129,6 +133,7 @@ def train(
     after_step: Callable[[torch.Tensor], None] | None = None,
     verbose: bool = False,
     description: str = "training",
+    checkpoint: Checkpoint | None = None,
 ) -> TrainingLog:
     """Minimise ``batch_loss(indices)`` with Adam over shuffled index batches.
 
@@ -136,15 +141,18 @@ def train(
     autocast there; None keeps float32. ``before_step(iteration)`` may return True to stop
     early (DEC's convergence test); ``after_step(indices)`` runs after each optimiser step.
     With ``verbose``, a bar shows epoch, loss and time left; without a terminal, one log line
-    per phase says the same.
+    per phase says the same. With a ``checkpoint`` the loop starts after the epochs it holds
+    and saves its state there as it goes (see :mod:`deepclust.checkpoint`).
     """
     # The fused kernel is 1.46x faster end to end than the default on 2 CPU cores (IDEC on digits).
     optimizer = torch.optim.Adam(parameters, lr=lr, fused=True)
     log = TrainingLog()
+    first_epoch = checkpoint.restore(optimizer, log, generator) if checkpoint is not None else 0
+    earlier_seconds = log.seconds  # of the run the checkpoint was saved by
     iteration = 0
     start = time.perf_counter()
     show_bar = verbose and progress_bar_visible()
-    bar = tqdm(range(epochs), desc=description, disable=not show_bar, leave=False, unit="epoch")
+    bar = tqdm(range(first_epoch, epochs), desc=description, disable=not show_bar, leave=False, unit="epoch")
     for _ in bar:
         # Summed as a tensor so that a GPU is not synchronised on every step.
         epoch_loss, epoch_samples, stop = torch.zeros(()), 0, False
@@ -171,11 +179,14 @@ def train(
                     "lower the learning rate, or scale the features"
                 )
             log.samples += epoch_samples
+            log.seconds = earlier_seconds + time.perf_counter() - start
             bar.set_postfix(loss=f"{log.losses[-1]:.4g}")
+            if checkpoint is not None:
+                checkpoint.save(optimizer, log, generator, force=len(log.losses) == epochs)
         if stop:
             break
     bar.close()
-    log.seconds = time.perf_counter() - start
+    log.seconds = earlier_seconds + time.perf_counter() - start
     if verbose and not show_bar:
         last = f", loss {log.losses[-1]:.4g}" if log.losses else ""
         logger.info("%s: %d epochs%s, %.1f s", description, len(log.losses), last, log.seconds)

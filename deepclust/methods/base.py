@@ -10,6 +10,7 @@ construction.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_int_tuple, check_n_clusters, check_params
+from deepclust.checkpoint import Checkpoint, check_checkpoint_path, fingerprint
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
@@ -120,6 +122,11 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         Seed for weights, batch order and initialisation; the same seed gives the same labels.
     verbose : bool
         Show progress bars.
+    checkpoint : str, path or None
+        A file where pretraining saves its state (at most every minute, and when it ends). A fit
+        that was stopped, started again with the same data and parameters, goes on from there
+        (:mod:`deepclust.checkpoint`); another fit's checkpoint is refused. Removed when the fit
+        completes. None (the default): no checkpoint.
 
     Attributes
     ----------
@@ -158,6 +165,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.k_range = k_range
@@ -175,6 +183,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: Any, y: Any = None) -> DeepClusterer:
@@ -188,7 +197,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             data = rows_tensor(X, self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self._augmented_shape()  # refuses augment=True without an image shape before any training
-            self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator)}
+            checkpoint = self._checkpoint(X)
+            self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator, checkpoint)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed)
         z = self._embed(data)
@@ -206,6 +216,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=2,
             )
+        if checkpoint is not None:
+            checkpoint.remove()
         return self
 
     def check_parameters(self) -> torch.device:
@@ -217,6 +229,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         check_params(self, {**COMMON_CONSTRAINTS, **self._constraints})
         check_int_tuple(self, "hidden_dims")
         check_int_tuple(self, "input_shape", optional=True)
+        check_checkpoint_path(self.checkpoint, type(self).__name__)
         return resolve_device(self.device)
 
     def _check_before_training(self, n_samples: int) -> None:
@@ -252,7 +265,12 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         """``indices -> rows`` for a training phase: ``data[indices]``, rotated and shifted when augmenting."""
         return training_rows(data, self._augmented_shape(), generator)
 
-    def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
+    def _checkpoint(self, X: np.ndarray) -> Checkpoint | None:
+        """Where pretraining saves its state (``checkpoint``), fingerprinted by this fit's rows and parameters."""
+        path = check_checkpoint_path(self.checkpoint, type(self).__name__)
+        return None if path is None else Checkpoint(path, fingerprint(X, self), self.autoencoder_)
+
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: Checkpoint | None = None) -> TrainingLog:
         """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""
         ae = self.autoencoder_.train()
         rows = self._training_rows(data, generator)
@@ -263,7 +281,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
         return self._train(
             ae.parameters(), reconstruction_loss, len(data), generator, self._pretrain_epochs(len(data)), "pretraining",
-            bfloat16=self._pretrain_in_bfloat16(),
+            bfloat16=self._pretrain_in_bfloat16(), checkpoint=checkpoint,
         )
 
     def _pretrain_epochs(self, n_samples: int) -> int:

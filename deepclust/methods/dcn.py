@@ -9,6 +9,8 @@ centroids with a per-cluster step of 1/count.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -76,6 +78,7 @@ class DCN(DeepClusterer):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -94,6 +97,7 @@ class DCN(DeepClusterer):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.cluster_epochs = cluster_epochs
         self.beta = beta

@@ -8,6 +8,7 @@ local structure while it is pulled into clusters.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,7 @@ class DEC(DeepClusterer):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -122,6 +124,7 @@ class DEC(DeepClusterer):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.cluster_epochs = cluster_epochs
         self.update_interval = update_interval
@@ -229,6 +232,7 @@ class IDEC(DEC):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -253,6 +257,7 @@ class IDEC(DEC):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.gamma = gamma
 

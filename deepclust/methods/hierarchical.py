@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -76,6 +78,7 @@ class DeepHierarchical(DeepClusterer):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -94,6 +97,7 @@ class DeepHierarchical(DeepClusterer):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.linkage = linkage
         self.metric = metric

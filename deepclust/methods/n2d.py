@@ -9,6 +9,7 @@ through Barnes-Hut t-SNE, so any number of clusters works.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,7 @@ class N2D(DeepClusterer):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -124,6 +126,7 @@ class N2D(DeepClusterer):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.umap_dim = umap_dim
         self.umap_neighbors = umap_neighbors

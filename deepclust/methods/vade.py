@@ -10,6 +10,7 @@ covariances are full, and by default the prior starts from N2D's clusters of the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -123,6 +124,7 @@ class VaDE(DeepClusterer):
         device: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
+        checkpoint: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             n_clusters,
@@ -141,6 +143,7 @@ class VaDE(DeepClusterer):
             device=device,
             random_state=random_state,
             verbose=verbose,
+            checkpoint=checkpoint,
         )
         self.cluster_epochs = cluster_epochs
         self.cluster_lr = cluster_lr

@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.train import TrainingLog, seed_from
@@ -105,7 +106,7 @@ class DataParallelPretraining:
     it trains as the method itself does.
     """
 
-    def _pretrain(self, data: torch.Tensor, generator: torch.Generator) -> TrainingLog:
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: Checkpoint | None = None) -> TrainingLog:
         ae = self.autoencoder_.train()
         rank, world = rank_and_world_size()
         device_ids = [data.device.index] if data.device.type == "cuda" else None
@@ -122,7 +123,7 @@ class DataParallelPretraining:
 
         log = self._train(
             ae.parameters(), reconstruction_loss, len(data), generator, self._pretrain_epochs(len(data)), "pretraining",
-            bfloat16=self._pretrain_in_bfloat16(),
+            bfloat16=self._pretrain_in_bfloat16(), checkpoint=checkpoint,
         )
         if world > 1 and log.losses:
             # Each process logged its share; their mean is the loss of the whole data.
@@ -151,6 +152,8 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     params = model.get_params(deep=False)
     _, world = rank_and_world_size()
     if world > 1:
+        if model.checkpoint is not None:
+            raise InputError("fit_distributed: checkpoint works in one process only; give checkpoint=None for a fit across processes")
         _check_same_shape(X, world)
         params["random_state"] = _shared_seed(model.random_state)
     fitted = _data_parallel(type(model))(**params).fit(X)
