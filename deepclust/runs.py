@@ -110,7 +110,12 @@ def fit_run(
     readable = _readable_rows(front_end, n)  # an image file that could not be read is not clustered
     fitted = _take(features, readable)
     logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(fitted), np.shape(fitted)[1])
-    estimator.fit(fitted)
+    try:
+        estimator.fit(fitted)
+    except KeyboardInterrupt:
+        if own_checkpoint and estimator.checkpoint.exists():
+            logger.warning("stopped: pretraining is saved in %s; run the same command again to resume it", estimator.checkpoint)
+        raise
     if own_checkpoint:
         estimator.set_params(checkpoint=None)  # the saved model does not point into this folder
     seconds = time.perf_counter() - start

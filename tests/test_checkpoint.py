@@ -21,7 +21,7 @@ class Stop(Exception):
     """Stands for the process being stopped (Ctrl-C, a lost machine)."""
 
 
-def stop_after_saves(monkeypatch, count: int) -> list[int]:
+def stop_after_saves(monkeypatch, count: int, stop: type[BaseException] = Stop) -> list[int]:
     """Save after every epoch; raise Stop right after the ``count``-th save (once). Returns the epochs saved, as they happen."""
     monkeypatch.setattr(checkpoint, "SAVE_EVERY_SECONDS", 0.0)
     saved: list[int] = []
@@ -32,7 +32,7 @@ def stop_after_saves(monkeypatch, count: int) -> list[int]:
         save(self, optimizer, log, generator, force=force)
         saved.append(len(log.losses))
         if next(calls) == count:
-            raise Stop
+            raise stop
 
     monkeypatch.setattr(checkpoint.Checkpoint, "save", counted)
     return saved
@@ -136,8 +136,10 @@ def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys,
         return exit_info.value.code
 
     assert run(*command, "--out", tmp_path / "whole") == 0
-    saved = stop_after_saves(monkeypatch, 2)
-    assert run(*command, "--out", tmp_path / "stopped") != 0
+    saved = stop_after_saves(monkeypatch, 2, KeyboardInterrupt)  # Ctrl-C
+    assert run(*command, "--out", tmp_path / "stopped") == 130
+    stderr = capsys.readouterr().err
+    assert f"pretraining is saved in {tmp_path / 'stopped' / CHECKPOINT_FILE}; run the same command again to resume it" in stderr
     assert [p.name for p in (tmp_path / "stopped").iterdir()] == [CHECKPOINT_FILE]
     saved.clear()
     assert run(*command, "--out", tmp_path / "stopped") == 0  # no --overwrite needed: only a checkpoint was there
