@@ -14,6 +14,7 @@ code from a file, so a tampered file can at worst fail to load.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -73,6 +74,8 @@ def encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
         for name, tensor in value.state_dict().items():
             arrays[f"{key}.{name}"] = tensor.detach().cpu().numpy()
         return {KIND: "module", "key": key}
+    if isinstance(value, os.PathLike):  # a checkpoint path: saved as the string it names
+        return os.fspath(value)
     if isinstance(value, torch.device):
         return {KIND: "device", "value": str(value)}
     if isinstance(value, TrainingLog):

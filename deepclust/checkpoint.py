@@ -7,9 +7,12 @@ ends with the same model as a fit never stopped. Pretraining is the long part of
 method; a clustering phase that was stopped starts again from the pretrained autoencoder. The
 file is removed when the fit completes.
 
-A checkpoint belongs to one fit: its fingerprint hashes the data and every parameter but
-``checkpoint`` and ``verbose``. A fit that finds another fit's checkpoint refuses it, rather
-than resume the wrong run or overwrite what the user may still want.
+A checkpoint belongs to one pretraining: its fingerprint hashes the data, the method, the seed
+and every parameter pretraining depends on (those of ``DeepClusterer``, but for the count of
+clusters). A fit that finds a checkpoint of other data or parameters refuses it, rather than
+resume the wrong run or overwrite what the user may still want; one that differs only in its
+clustering phase (``n_clusters``, ``cluster_lr``, ``gamma`` ...) resumes the pretraining, which
+would be the same. The file carries a checksum of its contents, so a damaged one is refused too.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,30 +35,57 @@ from deepclust.io.write import write_atomic
 #: A stopped fit loses at most this much training; saving the default autoencoder and Adam's
 #: moments (40 MB on MNIST) after every 0.4 s epoch would slow pretraining by a quarter or more.
 SAVE_EVERY_SECONDS = 60.0
-FORMAT = 1
+#: A checkpoint file: this line, the blake2b hex digest of the rest and a newline, then torch.save's bytes.
+MAGIC = b"deepclust checkpoint 2\n"
+DIGEST_BYTES = 32
 
 logger = logging.getLogger("deepclust")
 
 
+class CheckpointOfAnotherFit(InputError):
+    """The checkpoint file holds another fit's pretraining (other data or parameters); it is kept."""
+
+
 def check_checkpoint_path(path: Any, owner: str) -> Path | None:
-    """``checkpoint`` as a Path (None stays None), or an InputError for what cannot be one."""
+    """``checkpoint`` as a Path (None stays None, ``~`` expanded), or an InputError for what cannot be one.
+
+    Refused before any training: a folder, and a place no file can be written (under a file, or
+    in a folder without write permission), which a save would otherwise find only after the
+    first minute of pretraining.
+    """
     if path is None:
         return None
-    if not isinstance(path, (str, Path)) or not str(path):
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str) or not os.fspath(path):
         raise InputError(f"{owner}: checkpoint must be a file path or None, got {path!r}")
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         raise InputError(f"{owner}: checkpoint {path} is a folder; give the path of a file, e.g. {path / 'pretraining.ckpt'}")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        reason = "is a file" if not existing.is_dir() else "cannot be written to"
+        raise InputError(f"{owner}: cannot write checkpoint {path}: {existing} {reason}")
     return path
 
 
-def fingerprint(X: np.ndarray, estimator: Any) -> str:
-    """Hash of the rows and of every parameter that shapes training (all but ``checkpoint`` and ``verbose``)."""
-    params = {name: value for name, value in estimator.get_params().items() if name not in ("checkpoint", "verbose")}
-    described = sorted((name, value if isinstance(value, (int, float, str, tuple, type(None))) else type(value).__name__) for name, value in params.items())
+def fingerprint(X: np.ndarray, owner: str, params: dict[str, Any], seed: int | None) -> str:
+    """Hash of the rows, the method, the pretraining parameters and the seed (None: an unseeded fit)."""
+    described = sorted((name, _described(value)) for name, value in params.items())
     digest = hashlib.blake2b(np.ascontiguousarray(X).view(np.uint8))
-    digest.update(repr((type(estimator).__name__, X.shape, described)).encode())
+    digest.update(repr((owner, X.shape, described, seed)).encode())
     return digest.hexdigest()
+
+
+def _described(value: Any) -> Any:
+    """A parameter as plain Python, so that equal values hash alike (``np.float64(1e-3)`` as ``1e-3``, a list as a tuple)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return tuple(_described(item) for item in value)
+    if isinstance(value, (os.PathLike, torch.device)):
+        return str(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return type(value).__name__
 
 
 @dataclass
@@ -70,14 +101,11 @@ class Checkpoint:
         """Load the saved state into ``module``, ``optimizer``, ``log`` and the random generators; returns the epochs done (0 without a file)."""
         if not self.path.exists():
             return 0
-        try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:  # torch.load fails in many ways (zip, pickle, EOF) on a file that is not a checkpoint
-            raise InputError(f"{self.path}: not a readable deepclust checkpoint ({err}); remove it to start afresh") from err
-        if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("fingerprint") != self.fingerprint:
-            raise InputError(
-                f"{self.path}: a checkpoint of another fit (other data or parameters); "
-                "remove it, or give this fit another checkpoint path"
+        state = self._read()
+        if state.get("fingerprint") != self.fingerprint:
+            raise CheckpointOfAnotherFit(
+                f"{self.path}: a checkpoint of another fit (other data or parameters), kept as it is; give this fit "
+                "another checkpoint path, or delete that file to start pretraining afresh"
             )
         self.module.load_state_dict(state["module"])
         optimizer.load_state_dict(state["optimizer"])
@@ -96,7 +124,6 @@ class Checkpoint:
         if not force and time.monotonic() - self._last_save < SAVE_EVERY_SECONDS:
             return
         state = {
-            "format": FORMAT,
             "fingerprint": self.fingerprint,
             "module": self.module.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -110,8 +137,32 @@ class Checkpoint:
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        write_atomic(self.path, buffer.getvalue())
+        payload = buffer.getvalue()
+        write_atomic(self.path, MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_BYTES).hexdigest().encode() + b"\n" + payload)
         self._last_save = time.monotonic()
+
+    def _read(self) -> dict[str, Any]:
+        """The saved state, checked against the file's own checksum; an InputError for anything else."""
+        try:
+            content = self.path.read_bytes()
+        except OSError as err:
+            raise InputError(f"{self.path}: cannot read the checkpoint: {err.strerror}") from err
+        if not content.startswith(MAGIC):
+            what = "is empty" if not content else "is not a deepclust checkpoint"
+            raise InputError(f"{self.path} {what}, and is kept as it is; give this fit another checkpoint path")
+        digest, _, payload = content[len(MAGIC) :].partition(b"\n")
+        damaged = InputError(
+            f"{self.path}: a damaged checkpoint (its contents do not match their checksum); delete it to start pretraining afresh"
+        )
+        if digest != hashlib.blake2b(payload, digest_size=DIGEST_BYTES).hexdigest().encode():
+            raise damaged
+        try:
+            state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        except Exception as err:  # a checksum that matches but contents torch cannot read: written by another torch
+            raise damaged from err
+        if not isinstance(state, dict):
+            raise damaged
+        return state
 
     def remove(self) -> None:
         """Delete the file: the fit it belongs to is complete."""

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 from sklearn.pipeline import Pipeline
 
+from deepclust.checkpoint import CheckpointOfAnotherFit
 from deepclust.embed import outlier_fences
 from deepclust.errors import InputError
 from deepclust.io.models import CONFIG, STATE, WEIGHTS, load_model, read_config, save
@@ -111,7 +112,7 @@ def fit_run(
     fitted = _take(features, readable)
     logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(fitted), np.shape(fitted)[1])
     try:
-        estimator.fit(fitted)
+        _fit_in_run_folder(estimator, fitted, own_checkpoint, overwrite)
     except KeyboardInterrupt:
         if own_checkpoint and estimator.checkpoint.exists():
             logger.warning("stopped: pretraining is saved in %s; run the same command again to resume it", estimator.checkpoint)
@@ -213,6 +214,24 @@ def _take(data: Any, rows: np.ndarray) -> Any:
     if isinstance(data, np.ndarray):
         return data[rows]
     return [data[i] for i in rows]
+
+
+def _fit_in_run_folder(estimator: Any, X: Any, own_checkpoint: bool, overwrite: bool) -> None:
+    """``estimator.fit(X)``, resuming the run folder's checkpoint; one of another fit (another command
+    stopped there) is replaced with ``overwrite`` and refused, saying so, without."""
+    try:
+        estimator.fit(X)
+    except CheckpointOfAnotherFit as err:
+        if not own_checkpoint:
+            raise
+        if not overwrite:
+            raise InputError(
+                f"{estimator.checkpoint}: the pretraining of another fit, stopped in this run folder; run that command "
+                "again to resume it, or pass --overwrite to start this one afresh"
+            ) from err
+        logger.warning("%s held the pretraining of another fit; starting afresh (--overwrite)", estimator.checkpoint)
+        estimator.checkpoint.unlink()
+        estimator.fit(X)
 
 
 def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:

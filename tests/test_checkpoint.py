@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,24 +99,108 @@ def test_a_checkpoint_of_another_fit_is_refused_and_kept(digits, tmp_path, monke
     with pytest.raises(Stop):
         IDEC(**SMALL, checkpoint=path).fit(X)
     written = path.read_bytes()
-    for other_data, other_params in ((X[:-1], {}), (X, {"lr": 2e-3}), (X + 1e-3, {})):
-        with pytest.raises(InputError, match=r"pretraining.ckpt: a checkpoint of another fit \(other data or parameters\); remove it"):
+    others = (
+        (X[:-1], {}),
+        (X, {"lr": 2e-3}),
+        (X + 1e-3, {}),
+        (X, {"random_state": np.int64(1)}),  # NumPy values are compared by value, not by their type's name
+        (X, {"random_state": np.random.RandomState(0)}),  # draws another seed than the int 0
+        (X, {"hidden_dims": [128, 128]}),
+    )
+    for other_data, other_params in others:
+        with pytest.raises(InputError, match=r"pretraining.ckpt: a checkpoint of another fit \(other data or parameters\), kept as it is"):
             IDEC(**{**SMALL, **other_params}, checkpoint=path).fit(other_data)
         assert path.read_bytes() == written
+
+
+def test_equal_parameters_of_other_types_resume(digits, uninterrupted, tmp_path, monkeypatch):
+    """A NumPy learning rate and seed, and a list of layer sizes, name the same fit as their plain values."""
+    X, _ = digits
+    path = tmp_path / "pretraining.ckpt"
+    as_numpy = {**SMALL, "lr": np.float64(1e-3), "random_state": np.int64(0), "hidden_dims": [256, 256]}
+    saved = stop_after_saves(monkeypatch, 3)
+    with pytest.raises(Stop):
+        IDEC(**as_numpy, checkpoint=path).fit(X)
+    saved.clear()
+    model = IDEC(**SMALL, checkpoint=path).fit(X)
+    assert saved == list(range(4, 21))
+    assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
+
+
+def test_a_fit_that_differs_only_in_its_clustering_phase_resumes_the_pretraining(digits, uninterrupted, tmp_path, monkeypatch):
+    """After a clustering phase failed (say, diverged), the fit run again with another cluster_lr, gamma or
+    number of clusters trains no pretraining epoch and ends as that fit run from the start."""
+    X, _ = digits
+    path = tmp_path / "pretraining.ckpt"
+    monkeypatch.setattr(IDEC, "_cluster", lambda *args: (_ for _ in ()).throw(Stop()))
+    with pytest.raises(Stop):
+        IDEC(**SMALL, checkpoint=path).fit(X)
+    monkeypatch.undo()
+
+    other = {**SMALL, "n_clusters": 8, "cluster_lr": 5e-5, "gamma": 0.2}
+    saved = stop_after_saves(monkeypatch, 99)
+    model = IDEC(**other, checkpoint=path).fit(X)
+    assert saved == []
+    fresh = IDEC(**other).fit(X)
+    assert same_weights(model.autoencoder_, fresh.autoencoder_)
+    np.testing.assert_array_equal(model.labels_, fresh.labels_)
+    assert model.n_clusters_ == 8
+
+
+class PathLikeName:
+    """An os.PathLike that is not a pathlib.Path (as py.path.local is)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def damaged(tmp: Path, X: np.ndarray, monkeypatch) -> Path:
+    """A real checkpoint with one bit of a weight flipped."""
+    path = tmp / "damaged.ckpt"
+    with monkeypatch.context() as patch:
+        patch.setattr(IDEC, "_cluster", lambda *args: (_ for _ in ()).throw(Stop()))
+        with pytest.raises(Stop):
+            IDEC(**{**SMALL, "pretrain_epochs": 1}, checkpoint=path).fit(X)
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 1
+    path.write_bytes(bytes(content))
+    return path
 
 
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda tmp: (tmp / "bad.ckpt").write_text("not a checkpoint") and tmp / "bad.ckpt", r"bad.ckpt: not a readable deepclust checkpoint"),
-        (lambda tmp: tmp, r"checkpoint .* is a folder; give the path of a file"),
-        (lambda tmp: 3, r"checkpoint must be a file path or None, got 3"),
+        (lambda tmp, X, mp: (tmp / "rows.csv").write_text("a,b\n1,2\n") and tmp / "rows.csv", r"rows.csv is not a deepclust checkpoint, and is kept as it is"),
+        (lambda tmp, X, mp: (tmp / "empty.ckpt").write_bytes(b"") or tmp / "empty.ckpt", r"empty.ckpt is empty, and is kept as it is"),
+        (damaged, r"damaged.ckpt: a damaged checkpoint \(its contents do not match their checksum\)"),
+        (lambda tmp, X, mp: tmp, r"checkpoint .* is a folder; give the path of a file"),
+        (lambda tmp, X, mp: (tmp / "file").write_text("") or tmp / "file" / "sub" / "p.ckpt", r"cannot write checkpoint .*p.ckpt: .*file is a file"),
+        (lambda tmp, X, mp: 3, r"checkpoint must be a file path or None, got 3"),
     ],
 )
-def test_bad_checkpoints_are_input_errors(digits, tmp_path, make, message):
+def test_bad_checkpoints_are_input_errors_and_the_files_are_kept(digits, tmp_path, monkeypatch, make, message):
     X, _ = digits
+    given = make(tmp_path, X, monkeypatch)
+    before = given.read_bytes() if isinstance(given, Path) and given.is_file() else None
+    trained = stop_after_saves(monkeypatch, 99)
     with pytest.raises(InputError, match=message):
-        IDEC(**SMALL, checkpoint=make(tmp_path)).fit(X)
+        IDEC(**SMALL, checkpoint=given).fit(X)
+    assert trained == []  # refused before any pretraining epoch
+    if before is not None:
+        assert given.read_bytes() == before
+
+
+def test_any_path_like_names_the_checkpoint_and_the_model_saves_it_as_text(digits, tmp_path):
+    X, _ = digits
+    path = tmp_path / "p.ckpt"
+    model = IDEC(**{**SMALL, "pretrain_epochs": 2}, checkpoint=PathLikeName(path)).fit(X)
+    assert not path.exists()  # written while pretraining, removed once the fit completed
+    model.set_params(checkpoint=path)
+    deepclust.save(model, tmp_path / "model")
+    assert deepclust.load_model(tmp_path / "model").checkpoint == str(path)
 
 
 def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys, digits):
@@ -149,3 +234,33 @@ def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys,
     saved_model = deepclust.load_model(tmp_path / "stopped" / "model")  # a Pipeline: the table's encoder, then IDEC
     assert saved_model[-1].checkpoint is None
     capsys.readouterr()
+
+
+def test_a_run_folder_holding_another_commands_pretraining_is_refused_or_replaced_with_overwrite(tmp_path, monkeypatch, capsys, digits):
+    from deepclust import cli
+    from deepclust.runs import CHECKPOINT_FILE
+
+    X, _ = digits
+    data = tmp_path / "digits.csv"
+    pd.DataFrame(X[:600], columns=[f"p{i}" for i in range(64)]).to_csv(data, index=False)
+    command = ["fit", data, "-k", "10", "--epochs", "4", "-p", "hidden_dims=[32]", "--map", "pca", "--quiet"]
+
+    def run(*args: object) -> int:
+        monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main()
+        return exit_info.value.code
+
+    assert run(*command, "--out", tmp_path / "whole") == 0
+    stop_after_saves(monkeypatch, 1, KeyboardInterrupt)
+    assert run(*command, "-p", "lr=0.002", "--out", tmp_path / "run") == 130  # another command, stopped
+    monkeypatch.undo()
+    stale = (tmp_path / "run" / CHECKPOINT_FILE).read_bytes()
+    capsys.readouterr()
+
+    assert run(*command, "--out", tmp_path / "run") == 2
+    assert "the pretraining of another fit, stopped in this run folder; run that command again to resume it, or pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "run" / CHECKPOINT_FILE).read_bytes() == stale
+    assert run(*command, "--out", tmp_path / "run", "--overwrite") == 0
+    assert "held the pretraining of another fit; starting afresh (--overwrite)" in capsys.readouterr().err
+    assert (tmp_path / "run" / "labels.csv").read_text() == (tmp_path / "whole" / "labels.csv").read_text()

@@ -9,6 +9,7 @@ construction.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import warnings
@@ -68,6 +69,10 @@ MIN_BFLOAT16_CONV_SIDE = 8
 #: 1,850 and 2,000 steps in 50 epochs, so they are unchanged.
 AUTO_PRETRAIN_EPOCHS = (50, 200)
 MIN_AUTO_PRETRAIN_STEPS = 800
+
+#: Parameters of ``DeepClusterer`` that pretraining does not depend on: a checkpoint of a fit that
+#: differs only in these resumes (see ``DeepClusterer._checkpoint``).
+NOT_PRETRAINING = ("n_clusters", "k_range", "k_criterion", "verbose", "checkpoint")
 
 
 class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -197,7 +202,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             data = rows_tensor(X, self.device_)
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self._augmented_shape()  # refuses augment=True without an image shape before any training
-            checkpoint = self._checkpoint(X)
+            checkpoint = self._checkpoint(X, seed)
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator, checkpoint)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed)
@@ -265,10 +270,17 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         """``indices -> rows`` for a training phase: ``data[indices]``, rotated and shifted when augmenting."""
         return training_rows(data, self._augmented_shape(), generator)
 
-    def _checkpoint(self, X: np.ndarray) -> Checkpoint | None:
-        """Where pretraining saves its state (``checkpoint``), fingerprinted by this fit's rows and parameters."""
+    def _checkpoint(self, X: np.ndarray, seed: int) -> Checkpoint | None:
+        """Where pretraining saves its state (``checkpoint``), fingerprinted by what pretraining depends on:
+        the rows, the method, :class:`DeepClusterer`'s parameters but those of ``NOT_PRETRAINING``, and the
+        seed (none for ``random_state=None``, whose fit may resume any unseeded run's pretraining)."""
         path = check_checkpoint_path(self.checkpoint, type(self).__name__)
-        return None if path is None else Checkpoint(path, fingerprint(X, self), self.autoencoder_)
+        if path is None:
+            return None
+        names = inspect.signature(DeepClusterer.__init__).parameters
+        params = {name: getattr(self, name) for name in names if name not in ("self", *NOT_PRETRAINING)}
+        seeded_fit = None if self.random_state is None else seed
+        return Checkpoint(path, fingerprint(X, type(self).__name__, params, seeded_fit), self.autoencoder_)
 
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: Checkpoint | None = None) -> TrainingLog:
         """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""
