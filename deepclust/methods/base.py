@@ -130,8 +130,9 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     checkpoint : str, path or None
         A file where pretraining saves its state (at most every minute, and when it ends). A fit
         that was stopped, started again with the same data and parameters, goes on from there
-        (:mod:`deepclust.checkpoint`); another fit's checkpoint is refused. Removed when the fit
-        completes. None (the default): no checkpoint.
+        (:mod:`deepclust.checkpoint`); one that differs only after pretraining (``n_clusters``,
+        ``cluster_lr`` ...) reuses the pretraining saved; a checkpoint of other data or pretraining
+        parameters is refused and kept. Removed when the fit completes. None (the default): no checkpoint.
 
     Attributes
     ----------
