@@ -10,7 +10,7 @@ result saved there. ``--throughput`` measures the training loop itself, alone on
 samples/s and achieved GFLOP/s of pretraining the default autoencoder in float32 and in
 bfloat16, each beside plain torch.matmul calls of the same shapes and dtype in the same run, and
 how a step's time splits into forward and backward, the Adam update and preparing the batch
-(bench/results/throughput.json).
+(bench/results/throughput.json, by CPU: the table keeps the rows of other CPUs already published).
 """
 
 from __future__ import annotations
@@ -197,65 +197,96 @@ def loop_ms(run: dict) -> float:
     return run["batch_size"] * 1000 / run["samples_per_s"]
 
 
-def step_split(run: dict) -> dict[str, float]:
-    """Milliseconds per batch of a throughput run: the loop, forward+backward, the Adam update, preparing the batch."""
+THROUGHPUT_COLUMNS = (
+    "cpu", "dataset", "precision", "samples/s", "achieved GFLOP/s", "plain matmul GFLOP/s", "ratio",
+    "ms: loop", "fwd+bwd", "Adam", "batch", "fwd+bwd ratio", "commit",
+)
+
+
+def throughput_row(cpu_name: str, dataset: str, precision: str, run: dict) -> dict[str, str]:
+    """One table row of a throughput run: the loop's rate, and how a batch's milliseconds split into
+    forward and backward, the Adam update and the rest (gathering rows, rotating and shifting images)."""
     loop, forward_backward, step = loop_ms(run), run["forward_backward_ms"], run["step_ms"]
-    return {"loop": loop, "fwd_bwd": forward_backward, "adam": step - forward_backward, "batch": loop - step}
+    return dict(zip(THROUGHPUT_COLUMNS, (
+        cpu_name, dataset, precision, f"{run['samples_per_s']:.0f}", f"{run['train_gflops']:.1f}", f"{run['matmul_gflops']:.1f}",
+        f"{run['train_gflops'] / run['matmul_gflops']:.2f}", f"{loop:.1f}", f"{forward_backward:.1f}",
+        f"{step - forward_backward:.1f}", f"{loop - step:.1f}",
+        f"{run['train_gflops'] * loop / forward_backward / run['matmul_gflops']:.2f}", run["commit"],
+    )))
 
 
-def forward_backward_ratio(run: dict) -> float:
-    """GFLOP/s of forward and backward alone (the loop's flops in their milliseconds) against plain matmul."""
-    return run["train_gflops"] * loop_ms(run) / run["forward_backward_ms"] / run["matmul_gflops"]
+def published_throughput_rows() -> list[dict[str, str]]:
+    """The throughput rows already in docs/benchmarks.md, so that a run on one CPU keeps the other CPUs' rows."""
+    if not REPORT.exists():
+        return []
+    rows = []
+    for line in REPORT.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == len(THROUGHPUT_COLUMNS) and cells[1] in DATASETS:
+            rows.append(dict(zip(THROUGHPUT_COLUMNS, cells)))
+    return rows
 
 
-def span(values: list[float], fmt: str) -> str:
-    return f"{min(values):{fmt}}-{max(values):{fmt}}"
+def span(rows: list[dict[str, str]], column: str) -> str:
+    values = [float(row[column]) for row in rows]
+    return f"{min(values)}-{max(values)}" if min(values) != max(values) else f"{values[0]}"
 
 
 def render_throughput(results: dict) -> str:
-    machines = "; ".join(sorted({run["machine"] for runs in results.values() for run in runs.values()}))
+    """The section: every CPU's rows (this run's, and those published before for other CPUs), then per CPU
+    what the bfloat16 loop reaches and where its time goes."""
+    rows = [throughput_row(cpu_name, dataset, precision, run)
+            for cpu_name, by_dataset in results.items() for dataset, runs in by_dataset.items() for precision, run in runs.items()]
+    rows += [row for row in published_throughput_rows() if row["cpu"] not in results]
+    rows.sort(key=lambda row: (row["cpu"], DATASETS.index(row["dataset"]), row["precision"]))
     lines = [
-        f"Command: `python bench/quality.py --throughput`, alone on the machine. Machine: {machines}. Pretraining of "
-        "the default dense autoencoder (d-500-500-2000-10 and back, batch 256, Adam; `AEKMeans`, seed 0, the "
-        "data set's image shape, so USPS and MNIST-test rows are rotated and shifted as in the quality runs). "
+        "Command: `python bench/quality.py --throughput`, alone on the machine; 2 torch threads, torch 2.13.0+cpu. "
+        "Pretraining of the default dense autoencoder (d-500-500-2000-10 and back, batch 256, Adam; `AEKMeans`, seed 0, "
+        "the data set's image shape, so USPS and MNIST-test rows are rotated and shifted as in the quality runs). "
         "Achieved GFLOP/s counts 6 flops per weight per sample; the matmul column times plain `torch.matmul` of "
         "the same layer shapes, batch and dtype in the same run. `precision=\"auto\"` (the default) is bfloat16 "
-        "on this CPU (AMX).",
+        "on both CPUs below, which compute it natively: with AMX tiles, or with AVX512-BF16 dot products.",
         "",
         "Milliseconds per batch: *loop* is the training loop's own rate; *fwd+bwd* and *Adam* time forward and "
         "backward, then the optimiser's update, on one fixed batch of a copy of the trained autoencoder; "
-        "*batch* is the rest of the loop's time (gathering the rows, rotating and shifting images). "
-        "*fwd+bwd ratio* is the GFLOP/s of forward and backward alone against plain matmul.",
+        "*batch* is the rest of the loop's time (gathering the rows, rotating and shifting images; timed "
+        "separately, so it can come out slightly negative). *fwd+bwd ratio* is the GFLOP/s of forward and "
+        "backward alone against plain matmul.",
         "",
-        "| dataset | precision | samples/s | achieved GFLOP/s | plain matmul GFLOP/s | ratio | ms: loop | fwd+bwd | Adam | batch | fwd+bwd ratio | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(THROUGHPUT_COLUMNS) + " |",
+        "|" + "---|" * len(THROUGHPUT_COLUMNS),
+        *("| " + " | ".join(row[c] for c in THROUGHPUT_COLUMNS) + " |" for row in rows),
     ]
-    for dataset in DATASETS:
-        for precision, run in results.get(dataset, {}).items():
-            split = "— | — | — | — | —"  # runs saved before the split was measured
-            if "step_ms" in run:
-                ms = step_split(run)
-                split = f"{ms['loop']:.1f} | {ms['fwd_bwd']:.1f} | {ms['adam']:.1f} | {ms['batch']:.1f} | {forward_backward_ratio(run):.2f}"
-            lines.append(
-                f"| {dataset} | {precision} | {run['samples_per_s']:.0f} | {run['train_gflops']:.1f} | "
-                f"{run['matmul_gflops']:.1f} | {run['train_gflops'] / run['matmul_gflops']:.2f} | {split} | {run['commit']} |"
-            )
-    bf16 = [run for runs in results.values() for precision, run in runs.items() if precision == "bfloat16" and "step_ms" in run]
-    if bf16:
-        ratios = [run["train_gflops"] / run["matmul_gflops"] for run in bf16]
-        fb_ratios = [forward_backward_ratio(run) for run in bf16]
-        splits = [step_split(run) for run in bf16]
-        adam, batch, loops = ([ms[part] for ms in splits] for part in ("adam", "batch", "loop"))
-        lines += [
-            "",
-            f"In bfloat16 the loop reaches {span(ratios, '.2f')} of the plain matmul rate, and forward and backward "
-            f"alone only {span(fb_ratios, '.2f')}: AMX makes their matrix products about 4x faster than in float32, "
-            "but not the memory-bound passes between them (autocast's casts of the float32 weights to bfloat16 and "
-            "of their gradients back, ReLU, bias and loss). The Adam update "
-            f"({span(adam, '.1f')} ms) and preparing the batch ({span(batch, '.1f')} ms) add to that, of "
-            f"{span(loops, '.1f')} ms per batch.",
-        ]
+    for cpu_name in sorted({row["cpu"] for row in rows}):
+        of_cpu = [row for row in rows if row["cpu"] == cpu_name]
+        bf16 = [row for row in of_cpu if row["precision"] == "bfloat16"]
+        f32 = [row for row in of_cpu if row["precision"] == "float32"]
+        if bf16 and f32:
+            speedup = [float(b["samples/s"]) / float(f["samples/s"]) for b, f in zip(bf16, f32)]
+            lines += [
+                "",
+                f"{cpu_name}: bfloat16 trains {min(speedup):.1f}-{max(speedup):.1f}x as many samples/s as float32; "
+                f"its loop reaches {span(bf16, 'ratio')} of the plain bfloat16 matmul rate (float32: {span(f32, 'ratio')}), "
+                f"forward and backward alone {span(bf16, 'fwd+bwd ratio')}; the Adam update takes {span(bf16, 'Adam')} ms "
+                f"and preparing the batch {span(bf16, 'batch')} ms of {span(bf16, 'ms: loop')} ms per batch.",
+            ]
+    lines += [
+        "",
+        "Where bfloat16 matrix products are fastest (AMX, about 4x float32's), the memory-bound passes between them "
+        "(autocast's casts of the float32 weights to bfloat16 and of their gradients back, ReLU, bias, loss) and "
+        "the Adam update take a larger share of each batch, so the ratio is lowest there although the loop is fastest.",
+    ]
     return "\n".join(lines)
+
+
+def cpu() -> str:
+    """The CPU's model name and how it computes bfloat16 (throughput depends on both)."""
+    info = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in info.read_text().splitlines() if line.startswith("model name")] if info.exists() else []
+    model = names[0] if names else platform.processor() or platform.machine()
+    probes = {"AMX": "_is_amx_tile_supported", "AVX512-BF16": "_is_avx512_bf16_supported"}
+    native = next((name for name, probe in probes.items() if getattr(torch.cpu, probe, lambda: False)()), "no native bfloat16")
+    return f"{model}, {native}"
 
 
 def machine() -> str:
@@ -267,11 +298,11 @@ def machine() -> str:
 
 def run_throughput(datasets: list[str]) -> None:
     """``--throughput``: each data set in both precisions, saved as it finishes, then the section."""
-    speeds = load_results(THROUGHPUT)
+    speeds = load_results(THROUGHPUT)  # {cpu: {dataset: {precision: run}}}
     for dataset in datasets:
         X, _ = load(dataset)
         for precision in ("float32", "bfloat16"):
-            run = speeds.setdefault(dataset, {})[precision] = measure_throughput(dataset, X, precision)
+            run = speeds.setdefault(cpu(), {}).setdefault(dataset, {})[precision] = measure_throughput(dataset, X, precision)
             write_json(THROUGHPUT, speeds)
             print(f"{dataset:10s} {precision:8s}: {run['samples_per_s']:.0f} samples/s, {run['train_gflops']:.1f} "
                   f"GFLOP/s, matmul {run['matmul_gflops']:.1f}", flush=True)
