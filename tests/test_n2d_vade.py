@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.cluster import KMeans
 
 from deepclust import N2D, VaDE, InputError
 from deepclust.metrics import cluster_accuracy
@@ -16,8 +17,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_n2d_clusters_digits_well_on_a_reduced_budget(digits):
     X, y = digits
     model = N2D(n_clusters=10, pretrain_epochs=30, random_state=0, device="cpu").fit(X)
-    # AE + k-means reaches about 0.75 with this budget; the manifold step must add to it.
-    assert cluster_accuracy(y, model.labels_) >= 0.78
+    # The manifold step must add to k-means on the same embedding: seeds 0-2 gave N2D 0.780-0.883
+    # against 0.742-0.764 on an AMD EPYC (AVX512-BF16); seed 0 gave 0.78+ on an AMX CPU too.
+    acc = cluster_accuracy(y, model.labels_)
+    kmeans = KMeans(n_clusters=10, n_init=10, random_state=0).fit(model.transform(X))
+    assert acc >= 0.76
+    assert acc >= cluster_accuracy(y, kmeans.labels_) + 0.02
     assert model.manifold_.shape == (len(X), 10)
     proba = model.predict_proba(X[:50])
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
