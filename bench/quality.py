@@ -71,7 +71,7 @@ def throughput(model) -> dict:
     shapes = linear_shapes(model)
     flops_per_sample = 6 * sum(i * o for i, o in shapes)
     achieved = model.history_["pretrain"].samples_per_second * flops_per_sample / 1e9
-    dtype = torch.bfloat16 if model._pretrain_in_bfloat16() else torch.float32
+    dtype = torch.bfloat16 if model._in_bfloat16() else torch.float32
     return {"train_gflops": achieved, "matmul_gflops": matmul_gflops(shapes, model.batch_size, dtype), "dtype": str(dtype)}
 
 
@@ -104,7 +104,7 @@ def step_milliseconds(model, X: np.ndarray, repeats: int = 30) -> dict:
     ae = copy.deepcopy(model.autoencoder_).train()
     x = torch.from_numpy(X[: model.batch_size]).to(model.device_)
     optimizer = torch.optim.Adam(ae.parameters(), lr=1e-3, fused=True)  # as in deepclust.train
-    bfloat16 = model._pretrain_in_bfloat16()
+    bfloat16 = model._in_bfloat16()
 
     def forward_backward() -> None:
         with torch.autocast(model.device_.type, dtype=torch.bfloat16, enabled=bfloat16):

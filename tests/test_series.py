@@ -211,7 +211,7 @@ def test_tiny_convolutions_train_in_float32_and_do_not_diverge(architecture, sha
     X = np.sign(np.random.default_rng(0).normal(size=(300, int(np.prod(shape))))).astype(np.float32)
     model = IDEC(3, architecture=architecture, input_shape=shape, pretrain_epochs=10, cluster_epochs=2, device="cpu", random_state=0)
     model.fit(X)
-    assert not model._pretrain_in_bfloat16()
+    assert not model._in_bfloat16()
     assert np.isfinite(model.history_["pretrain"].losses).all()
     wide = (1, 8, 8) if architecture == "conv" else (*shape[:-1], 8)
     assert not IDEC(3, architecture=architecture, input_shape=wide)._tiny_convolution()

@@ -129,6 +129,6 @@ class DCN(DeepClusterer):
 
         self.history_["clustering"] = self._train(
             ae.parameters(), batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
-            after_step=reassign,
+            bfloat16=self._in_bfloat16(), after_step=reassign,
         )
         self.cluster_centers_ = objective.centers.cpu().numpy()

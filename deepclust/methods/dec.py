@@ -168,7 +168,7 @@ class DEC(DeepClusterer):
         parameters = [*(ae.encoder.parameters() if gamma is None else ae.parameters()), *objective.parameters()]
         self.history_["clustering"] = self._train(
             parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
-            before_step=refresh_target,
+            bfloat16=self._in_bfloat16(), before_step=refresh_target,
         )
         self.cluster_centers_ = objective.centers.detach().cpu().numpy()
 

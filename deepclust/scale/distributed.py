@@ -123,7 +123,7 @@ class DataParallelPretraining:
 
         log = self._train(
             ae.parameters(), reconstruction_loss, len(data), generator, self._pretrain_epochs(len(data)), "pretraining",
-            bfloat16=self._pretrain_in_bfloat16(), checkpoint=checkpoint,
+            bfloat16=self._in_bfloat16(), checkpoint=checkpoint,
         )
         if world > 1 and log.losses:
             # Each process logged its share; their mean is the loss of the whole data.
