@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import deepclust
 from deepclust import IDEC, checkpoint
 from deepclust.errors import InputError
 from deepclust.metrics import cluster_accuracy
+from deepclust.runs import CHECKPOINT_FILE
 
 SMALL = dict(n_clusters=10, pretrain_epochs=20, cluster_epochs=2, hidden_dims=(256, 256), random_state=0)
 
@@ -203,16 +205,13 @@ def test_any_path_like_names_the_checkpoint_and_the_model_saves_it_as_text(digit
     assert deepclust.load_model(tmp_path / "model").checkpoint == str(path)
 
 
-def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys, digits):
-    """``deepclust fit`` keeps pretraining in the run folder; the same command after a stop resumes it and
-    writes the run a fit never stopped writes."""
+def fit_command(tmp_path, monkeypatch, digits) -> tuple[list[object], Callable[..., int]]:
+    """A small ``deepclust fit`` command on 600 digits, and a function running it with more arguments (its exit code)."""
     from deepclust import cli
-    from deepclust.runs import CHECKPOINT_FILE
 
     X, _ = digits
     data = tmp_path / "digits.csv"
     pd.DataFrame(X[:600], columns=[f"p{i}" for i in range(64)]).to_csv(data, index=False)
-    command = ["fit", data, "-k", "10", "--epochs", "4", "-p", "hidden_dims=[32]", "--map", "pca", "--quiet"]
 
     def run(*args: object) -> int:
         monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
@@ -220,6 +219,13 @@ def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys,
             cli.main()
         return exit_info.value.code
 
+    return ["fit", data, "-k", "10", "--epochs", "4", "-p", "hidden_dims=[32]", "--map", "pca", "--quiet"], run
+
+
+def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys, digits):
+    """``deepclust fit`` keeps pretraining in the run folder; the same command after a stop resumes it and
+    writes the run a fit never stopped writes."""
+    command, run = fit_command(tmp_path, monkeypatch, digits)
     assert run(*command, "--out", tmp_path / "whole") == 0
     saved = stop_after_saves(monkeypatch, 2, KeyboardInterrupt)  # Ctrl-C
     assert run(*command, "--out", tmp_path / "stopped") == 130
@@ -237,20 +243,7 @@ def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys,
 
 
 def test_a_run_folder_holding_another_commands_pretraining_is_refused_or_replaced_with_overwrite(tmp_path, monkeypatch, capsys, digits):
-    from deepclust import cli
-    from deepclust.runs import CHECKPOINT_FILE
-
-    X, _ = digits
-    data = tmp_path / "digits.csv"
-    pd.DataFrame(X[:600], columns=[f"p{i}" for i in range(64)]).to_csv(data, index=False)
-    command = ["fit", data, "-k", "10", "--epochs", "4", "-p", "hidden_dims=[32]", "--map", "pca", "--quiet"]
-
-    def run(*args: object) -> int:
-        monkeypatch.setattr(sys, "argv", ["deepclust", *map(str, args)])
-        with pytest.raises(SystemExit) as exit_info:
-            cli.main()
-        return exit_info.value.code
-
+    command, run = fit_command(tmp_path, monkeypatch, digits)
     assert run(*command, "--out", tmp_path / "whole") == 0
     stop_after_saves(monkeypatch, 1, KeyboardInterrupt)
     assert run(*command, "-p", "lr=0.002", "--out", tmp_path / "run") == 130  # another command, stopped
