@@ -81,7 +81,7 @@ def _described(value: Any) -> Any:
         return value.item()
     if isinstance(value, (list, tuple)):
         return tuple(_described(item) for item in value)
-    if isinstance(value, (os.PathLike, torch.device)):
+    if isinstance(value, torch.device):
         return str(value)
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
