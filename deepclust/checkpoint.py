@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from deepclust.errors import InputError
-from deepclust.io.write import write_atomic
+from deepclust.io.write import discard, write_atomic
 
 #: A stopped fit loses at most this much training; saving the default autoencoder and Adam's
 #: moments (40 MB on MNIST) after every 0.4 s epoch would slow pretraining by a quarter or more.
@@ -78,13 +78,15 @@ def fingerprint(X: np.ndarray, owner: str, params: dict[str, Any], seed: int | N
 def _described(value: Any) -> Any:
     """A parameter as plain Python, so that equal values hash alike (``np.float64(1e-3)`` as ``1e-3``, a list as a tuple)."""
     if isinstance(value, np.generic):
-        return value.item()
+        return _described(value.item())
     if isinstance(value, (list, tuple)):
         return tuple(_described(item) for item in value)
     if isinstance(value, torch.device):
         return str(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, (int, float)):
+        return float(value)  # lr=1 and lr=1.0 train alike
     return type(value).__name__
 
 
@@ -96,6 +98,11 @@ class Checkpoint:
     fingerprint: str
     module: torch.nn.Module
     _last_save: float = field(default_factory=time.monotonic)
+    #: Folders the first save will create, outermost first: removed with the file when the fit completes.
+    _created: list[Path] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._created = [folder for folder in reversed(self.path.parents) if not folder.exists()]
 
     def restore(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator) -> int:
         """Load the saved state into ``module``, ``optimizer``, ``log`` and the random generators; returns the epochs done (0 without a file)."""
@@ -165,5 +172,5 @@ class Checkpoint:
         return state
 
     def remove(self) -> None:
-        """Delete the file: the fit it belongs to is complete."""
-        self.path.unlink(missing_ok=True)
+        """Delete the file, and the folders this fit made for it while they are empty: the fit is complete."""
+        discard(self.path, self._created)

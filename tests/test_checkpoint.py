@@ -116,10 +116,10 @@ def test_a_checkpoint_of_another_fit_is_refused_and_kept(digits, tmp_path, monke
 
 
 def test_equal_parameters_of_other_types_resume(digits, uninterrupted, tmp_path, monkeypatch):
-    """A NumPy learning rate and seed, and a list of layer sizes, name the same fit as their plain values."""
+    """A NumPy learning rate and seed, a list of layer sizes and an int noise name the same fit as their plain values."""
     X, _ = digits
     path = tmp_path / "pretraining.ckpt"
-    as_numpy = {**SMALL, "lr": np.float64(1e-3), "random_state": np.int64(0), "hidden_dims": [256, 256]}
+    as_numpy = {**SMALL, "lr": np.float64(1e-3), "random_state": np.int64(0), "hidden_dims": [256, 256], "noise": 0}
     saved = stop_after_saves(monkeypatch, 3)
     with pytest.raises(Stop):
         IDEC(**as_numpy, checkpoint=path).fit(X)
@@ -197,9 +197,9 @@ def test_bad_checkpoints_are_input_errors_and_the_files_are_kept(digits, tmp_pat
 
 def test_any_path_like_names_the_checkpoint_and_the_model_saves_it_as_text(digits, tmp_path):
     X, _ = digits
-    path = tmp_path / "p.ckpt"
+    path = tmp_path / "new" / "deeper" / "p.ckpt"
     model = IDEC(**{**SMALL, "pretrain_epochs": 2}, checkpoint=PathLikeName(path)).fit(X)
-    assert not path.exists()  # written while pretraining, removed once the fit completed
+    assert list(tmp_path.iterdir()) == []  # written while pretraining, removed with its folders once the fit completed
     model.set_params(checkpoint=path)
     deepclust.save(model, tmp_path / "model")
     assert deepclust.load_model(tmp_path / "model").checkpoint == str(path)
