@@ -34,7 +34,7 @@ import deepclust
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
 from deepclust.metrics import external_scores
-from deepclust.train import flushed_denormals
+from deepclust.train import cpu_bfloat16, flushed_denormals
 
 from _sections import REPORT, ROOT, update_section
 
@@ -261,8 +261,9 @@ def render_throughput(results: dict) -> str:
         of_cpu = [row for row in rows if row["cpu"] == cpu_name]
         bf16 = [row for row in of_cpu if row["precision"] == "bfloat16"]
         f32 = [row for row in of_cpu if row["precision"] == "float32"]
-        if bf16 and f32:
-            speedup = [float(b["samples/s"]) / float(f["samples/s"]) for b, f in zip(bf16, f32)]
+        float32_rate = {row["dataset"]: float(row["samples/s"]) for row in f32}
+        speedup = [float(row["samples/s"]) / float32_rate[row["dataset"]] for row in bf16 if row["dataset"] in float32_rate]
+        if speedup:
             lines += [
                 "",
                 f"{cpu_name}: bfloat16 trains {min(speedup):.1f}-{max(speedup):.1f}x as many samples/s as float32; "
@@ -284,9 +285,7 @@ def cpu() -> str:
     info = Path("/proc/cpuinfo")
     names = [line.split(":", 1)[1].strip() for line in info.read_text().splitlines() if line.startswith("model name")] if info.exists() else []
     model = names[0] if names else platform.processor() or platform.machine()
-    probes = {"AMX": "_is_amx_tile_supported", "AVX512-BF16": "_is_avx512_bf16_supported"}
-    native = next((name for name, probe in probes.items() if getattr(torch.cpu, probe, lambda: False)()), "no native bfloat16")
-    return f"{model}, {native}"
+    return f"{model}, {cpu_bfloat16() or 'no native bfloat16'}"
 
 
 def machine() -> str:

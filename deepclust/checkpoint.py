@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from deepclust.errors import InputError
-from deepclust.io.write import discard, write_atomic
+from deepclust.io.write import discard, missing_folders, write_atomic
 
 #: A stopped fit loses at most this much training; saving the default autoencoder and Adam's
 #: moments (40 MB on MNIST) after every 0.4 s epoch would slow pretraining by a quarter or more.
@@ -102,7 +102,7 @@ class Checkpoint:
     _created: list[Path] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._created = [folder for folder in reversed(self.path.parents) if not folder.exists()]
+        self._created = missing_folders(self.path)
 
     def restore(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator) -> int:
         """Load the saved state into ``module``, ``optimizer``, ``log`` and the random generators; returns the epochs done (0 without a file)."""
@@ -145,7 +145,7 @@ class Checkpoint:
         buffer = io.BytesIO()
         torch.save(state, buffer)
         payload = buffer.getvalue()
-        write_atomic(self.path, MAGIC + hashlib.blake2b(payload, digest_size=DIGEST_BYTES).hexdigest().encode() + b"\n" + payload)
+        write_atomic(self.path, MAGIC + _checksum(payload) + b"\n" + payload)
         self._last_save = time.monotonic()
 
     def _read(self) -> dict[str, Any]:
@@ -161,7 +161,7 @@ class Checkpoint:
         damaged = InputError(
             f"{self.path}: a damaged checkpoint (its contents do not match their checksum); delete it to start pretraining afresh"
         )
-        if digest != hashlib.blake2b(payload, digest_size=DIGEST_BYTES).hexdigest().encode():
+        if digest != _checksum(payload):
             raise damaged
         try:
             state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
@@ -174,3 +174,8 @@ class Checkpoint:
     def remove(self) -> None:
         """Delete the file, and the folders this fit made for it while they are empty: the fit is complete."""
         discard(self.path, self._created)
+
+
+def _checksum(payload: bytes) -> bytes:
+    """The hex digest a checkpoint file carries of its ``torch.save`` bytes."""
+    return hashlib.blake2b(payload, digest_size=DIGEST_BYTES).hexdigest().encode()

@@ -39,7 +39,7 @@ from deepclust.checkpoint import CheckpointOfAnotherFit
 from deepclust.embed import outlier_fences
 from deepclust.errors import InputError
 from deepclust.io.models import CONFIG, STATE, WEIGHTS, load_model, read_config, save
-from deepclust.io.write import write_atomic, write_json, write_labels
+from deepclust.io.write import is_temporary_of, write_atomic, write_json, write_labels
 from deepclust.metrics import external_scores, internal_scores
 from deepclust.objectives import soft_assignment
 from deepclust.registry import get_method
@@ -94,10 +94,6 @@ def fit_run(
     """
     estimator = build_method(method, n_clusters, seed=seed, device=device, epochs=epochs, params=params, verbose=verbose, modality_params=loaded.method_params)
     out = prepare_run_folder(out, overwrite)
-    # Deep methods save pretraining in the run folder: the same command run again after a stop resumes it.
-    own_checkpoint = "checkpoint" in estimator.get_params(deep=False) and estimator.checkpoint is None
-    if own_checkpoint:
-        estimator.set_params(checkpoint=out / CHECKPOINT_FILE)
     front_end = loaded.front_end
     if front_end is not None:
         _set_if_present(front_end, random_state=seed, device=device)
@@ -111,14 +107,7 @@ def fit_run(
     readable = _readable_rows(front_end, n)  # an image file that could not be read is not clustered
     fitted = _take(features, readable)
     logger.info("fitting %s on %d rows of %d features", type(estimator).__name__, len(fitted), np.shape(fitted)[1])
-    try:
-        _fit_in_run_folder(estimator, fitted, own_checkpoint, overwrite)
-    except KeyboardInterrupt:
-        if own_checkpoint and estimator.checkpoint.exists():
-            logger.warning("stopped: pretraining is saved in %s; run the same command again to resume it", estimator.checkpoint)
-        raise
-    if own_checkpoint:
-        estimator.set_params(checkpoint=None)  # the saved model does not point into this folder
+    _fit_in_run_folder(estimator, fitted, out, overwrite)
     seconds = time.perf_counter() - start
     model = estimator if front_end is None else Pipeline([("embed", front_end), ("cluster", estimator)])
 
@@ -216,22 +205,32 @@ def _take(data: Any, rows: np.ndarray) -> Any:
     return [data[i] for i in rows]
 
 
-def _fit_in_run_folder(estimator: Any, X: Any, own_checkpoint: bool, overwrite: bool) -> None:
-    """``estimator.fit(X)``, resuming the run folder's checkpoint; one of another fit (another command
-    stopped there) is replaced with ``overwrite`` and refused, saying so, without."""
+def _fit_in_run_folder(estimator: Any, X: Any, out: Path, overwrite: bool) -> None:
+    """``estimator.fit(X)``; a deep method given no checkpoint of the user's saves its pretraining in the
+    run folder ``out``, so that the same command run again after a stop resumes it. A checkpoint of
+    another fit there (another command stopped) is replaced with ``overwrite`` and refused, saying so,
+    without. The fitted model does not point into the folder."""
+    if "checkpoint" not in estimator.get_params(deep=False) or estimator.checkpoint is not None:
+        estimator.fit(X)
+        return
+    estimator.set_params(checkpoint=out / CHECKPOINT_FILE)
     try:
-        estimator.fit(X)
-    except CheckpointOfAnotherFit as err:
-        if not own_checkpoint:
-            raise
-        if not overwrite:
-            raise InputError(
-                f"{estimator.checkpoint}: the pretraining of another fit, stopped in this run folder; run that command "
-                "again to resume it, or pass --overwrite to start this one afresh"
-            ) from err
-        logger.warning("%s held the pretraining of another fit; starting afresh (--overwrite)", estimator.checkpoint)
-        estimator.checkpoint.unlink()
-        estimator.fit(X)
+        try:
+            estimator.fit(X)
+        except CheckpointOfAnotherFit as err:
+            if not overwrite:
+                raise InputError(
+                    f"{estimator.checkpoint}: the pretraining of another fit, stopped in this run folder; run that command "
+                    "again to resume it, or pass --overwrite to start this one afresh"
+                ) from err
+            logger.warning("%s held the pretraining of another fit; starting afresh (--overwrite)", estimator.checkpoint)
+            estimator.checkpoint.unlink()
+            estimator.fit(X)
+    except KeyboardInterrupt:
+        if estimator.checkpoint.exists():
+            logger.warning("stopped: pretraining is saved in %s; run the same command again to resume it", estimator.checkpoint)
+        raise
+    estimator.set_params(checkpoint=None)
 
 
 def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
@@ -254,7 +253,7 @@ def prepare_run_folder(out: str | os.PathLike, overwrite: bool) -> Path:
 
 def _of_checkpoint(name: str) -> bool:
     """Whether a run folder's file ``name`` is a stopped fit's checkpoint, or a temporary file of one that was being written."""
-    return name == CHECKPOINT_FILE or (name.startswith(f".{CHECKPOINT_FILE}.") and name.endswith(".tmp"))
+    return name == CHECKPOINT_FILE or is_temporary_of(name, CHECKPOINT_FILE)
 
 
 def check_predict_output(out: str | os.PathLike, *, data: str | os.PathLike, run: str | os.PathLike, overwrite: bool) -> Path:

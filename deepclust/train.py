@@ -198,11 +198,14 @@ def native_bfloat16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 matrix products natively (CPU: AVX512-BF16 or AMX)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        # torch.cpu's capability probes are private; a torch without them gets float32.
-        probes = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
-        return any(probe is not None and probe() for probe in probes)
-    return False
+    return device.type == "cpu" and cpu_bfloat16() is not None
+
+
+def cpu_bfloat16() -> str | None:
+    """How this CPU computes bfloat16 natively: "AMX" (matrix tiles), "AVX512-BF16" (dot products), or None."""
+    # torch.cpu's capability probes are private; a torch without them gets None, so float32.
+    probes = {"AMX": "_is_amx_tile_supported", "AVX512-BF16": "_is_avx512_bf16_supported"}
+    return next((name for name, probe in probes.items() if getattr(torch.cpu, probe, lambda: False)()), None)
 
 
 def seed_from(random_state: int | np.random.RandomState | None) -> int:

@@ -15,6 +15,10 @@ import numpy as np
 from deepclust.errors import InputError
 
 
+#: How a temporary file being written beside its target ends (see :func:`temporary_beside`).
+TEMPORARY_SUFFIX = ".tmp"
+
+
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write ``content`` to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
@@ -40,17 +44,32 @@ def temporary_beside(path: Path) -> tuple[int, Path, list[Path]]:
     """
     created: list[Path] = []
     try:
-        for folder in reversed([folder for folder in path.parents if not folder.exists()]):
+        for folder in missing_folders(path):
             try:
                 folder.mkdir()
             except FileExistsError:  # made meanwhile by another process: not ours to remove
                 continue
             created.append(folder)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path.name), suffix=TEMPORARY_SUFFIX)
     except OSError as err:
         discard(None, created)
         raise InputError(f"cannot write to {path.parent}: {err.strerror}") from err
     return handle, Path(temporary), created
+
+
+def missing_folders(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (the order to create them in)."""
+    return [folder for folder in reversed(path.parents) if not folder.exists()]
+
+
+def is_temporary_of(name: str, target: str) -> bool:
+    """Whether the file ``name`` is a temporary file :func:`temporary_beside` made for the file named ``target``."""
+    return name.startswith(_temporary_prefix(target)) and name.endswith(TEMPORARY_SUFFIX)
+
+
+def _temporary_prefix(target: str) -> str:
+    """How a temporary file for the file named ``target`` starts: hidden, and named after it."""
+    return f".{target}."
 
 
 def discard(temporary: Path | None, created: list[Path]) -> None:
