@@ -121,6 +121,7 @@ def test_training_that_diverges_says_so_instead_of_returning_nan_centres(cls):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
+        ({"manifold": "pca"}, "manifold must be one of \\['auto', 'umap', 'tsne'\\], got 'pca'"),
         ({"umap_dim": 0}, "umap_dim must be in \\[1, inf\\]"),
         ({"umap_dim": 2.5}, "umap_dim must be an integer or None"),
         ({"umap_min_dist": 5.0}, "umap_min_dist must be in \\[0.0, 1.0\\]"),

@@ -183,9 +183,9 @@ def test_report_k_per_criterion_on_digits(digits, capsys):
 
 
 def test_density_leaves_its_layout_to_the_manifold_clustering_of_the_count_it_picks(monkeypatch):
-    """An int random_state is density's UMAP seed itself, so N2D's manifold (10 components for 10
-    clusters, the same seed) is density's layout, taken without laying it out again; laid out
-    afresh it is the same."""
+    """An int random_state is density's UMAP seed itself, so N2D's UMAP manifold (10 components for
+    10 clusters, the same seed) is density's layout, taken without laying it out again; laid out
+    afresh it is the same. (Below 5,000 rows N2D's default manifold is t-SNE, so nothing is shared.)"""
     from deepclust.cluster import manifold
 
     X, _ = separated_blobs(10)
@@ -194,13 +194,13 @@ def test_density_leaves_its_layout_to_the_manifold_clustering_of_the_count_it_pi
     monkeypatch.setattr(manifold, "_new_layout", lambda *args, **kwargs: made.append(args[1]) or new_layout(*args, **kwargs))
     manifold._last_layout.clear()
     assert select_n_clusters(X, criterion="density", random_state=3).best_k == 10
-    shared = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3)
+    shared = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap")
     assert made == [10]
     shared.layout[:] = 0.0  # the caller's copy: the layout kept is untouched
-    kept = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3).layout
+    kept = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap").layout
     assert made == [10] and kept.any()
     manifold._last_layout.clear()
-    np.testing.assert_array_equal(manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3).layout, kept)
+    np.testing.assert_array_equal(manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap").layout, kept)
     assert made == [10, 10]
-    manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=4)  # another seed is another layout
+    manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=4, manifold="umap")  # another seed is another layout
     assert made == [10, 10, 10]

@@ -123,7 +123,8 @@ def select_n_clusters(
         Seeds k-means, the mixtures, the silhouette subsample, the resamples and density's UMAP
         layout; an int makes the result reproducible. An int is the seed itself, as the
         estimators pass theirs: N2D and ``init="manifold"`` then find density's layout ready
-        (:func:`~deepclust.cluster.manifold.umap_layout`) when the count chosen is 10.
+        (:func:`~deepclust.cluster.manifold.umap_layout`) when the count chosen is 10 and
+        their manifold is UMAP's (5,000 rows or more).
     n_init : int, default=3
         Restarts of each k-means or Gaussian mixture fit; the best is kept.
     sample_size : int, default=5000

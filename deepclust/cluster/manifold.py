@@ -1,5 +1,5 @@
-"""Clusters on a UMAP manifold of an embedding: N2D's clustering (see :mod:`deepclust.methods.n2d`),
-and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``."""
+"""Clusters on a manifold of an embedding (UMAP, or t-SNE on small data): N2D's clustering (see
+:mod:`deepclust.methods.n2d`), and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.manifold import TSNE
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
@@ -22,6 +23,21 @@ UMAP_EPOCHS = 200
 SMALL_DATA_ROWS = 5_000
 #: UMAP needs a few rows to lay out a manifold at all.
 MIN_MANIFOLD_ROWS = 4
+#: The manifold learners: ``"auto"`` is t-SNE below ``SMALL_DATA_ROWS`` rows and UMAP from there on.
+#: On small data t-SNE's 2-d map separates the clusters more reliably than UMAP: digits, 12 layouts
+#: of 6 pretrained embeddings, ACC 0.907 against 0.859 for the same mixture on UMAP, in about the
+#: same time (3 s). On more rows it costs 3-5 times UMAP's time for no gain on USPS (0.963 both)
+#: and MNIST-test (0.933 against 0.878, UMAP's 0.813 and 0.943 on two embeddings).
+MANIFOLDS = ("auto", "umap", "tsne")
+#: t-SNE's perplexity (scikit-learn's default); 20, 40 and 50 each scored lower on digits.
+TSNE_PERPLEXITY = 30.0
+
+
+def manifold_learner(manifold: str, n_rows: int) -> str:
+    """``"umap"`` or ``"tsne"``: the learner that ``manifold`` (one of ``MANIFOLDS``) means for ``n_rows`` rows."""
+    if manifold == "auto":
+        return "tsne" if n_rows < SMALL_DATA_ROWS else "umap"
+    return manifold
 
 
 def umap_epochs(n_rows: int) -> int:
@@ -73,6 +89,17 @@ def _new_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist:
     return layout.astype(np.float32)
 
 
+def tsne_layout(z: np.ndarray, *, seed: int) -> np.ndarray:
+    """t-SNE's 2-d map of the rows of ``z``, seeded by ``seed``; small inputs get the perplexity they allow.
+
+    In float64: a map spreads over tens of units, and in float32 a mixture's covariance of a few rows
+    there (12 random rows, 2 clusters) failed its Cholesky factorisation.
+    """
+    perplexity = min(TSNE_PERPLEXITY, (len(z) - 1) / 3)  # scikit-learn wants fewer than n_samples; 3x keeps it meaningful
+    init = "pca" if z.shape[1] >= 2 else "random"  # PCA needs at least as many features as map dimensions
+    return TSNE(2, perplexity=perplexity, init=init, random_state=seed).fit_transform(z).astype(np.float64)
+
+
 @dataclass(frozen=True, eq=False)
 class ManifoldClusters:
     """Outcome of :func:`cluster_on_manifold`.
@@ -80,7 +107,7 @@ class ManifoldClusters:
     Attributes
     ----------
     layout : ndarray of shape (n_samples, n_components)
-        UMAP coordinates of the rows.
+        Coordinates of the rows on the manifold (UMAP's or t-SNE's).
     mixture : GaussianMixture
         The mixture fitted on ``layout``.
     labels : ndarray of shape (n_samples,)
@@ -101,17 +128,23 @@ def cluster_on_manifold(
     n_clusters: int,
     *,
     seed: int,
+    manifold: str = "auto",
     n_components: int | None = None,
     n_neighbors: int = 20,
     min_dist: float = 0.0,
     covariance: str = "full",
     n_init: int = 5,
 ) -> ManifoldClusters:
-    """N2D's clustering of the embedded rows ``z``: UMAP (``n_components`` or one per cluster), then a Gaussian mixture.
+    """N2D's clustering of the embedded rows ``z``: a manifold, then a Gaussian mixture.
 
-    The mixture keeps the most likely of ``n_init`` restarts (why 5: :class:`deepclust.N2D`'s ``gmm_n_init``).
+    ``manifold`` is one of ``MANIFOLDS``. UMAP lays out ``n_components`` (or one per cluster) with
+    ``n_neighbors`` and ``min_dist``; t-SNE a 2-d map. The mixture keeps the most likely of
+    ``n_init`` restarts (why 5: :class:`deepclust.N2D`'s ``gmm_n_init``).
     """
-    layout = umap_layout(z, n_components or n_clusters, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
+    if manifold_learner(manifold, len(z)) == "tsne":
+        layout = tsne_layout(z, seed=seed)
+    else:
+        layout = umap_layout(z, n_components or n_clusters, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
     mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
     labels = mixture.predict(layout)
     centres = [
