@@ -145,30 +145,32 @@ def load_results(path: Path = RESULTS) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def quality_rows(results: dict) -> dict[tuple[str, str], str]:
-    """One table row per (dataset, method) saved in the results file."""
+def quality_rows(results: dict) -> dict[tuple[str, str, str], str]:
+    """One table row per (cpu, dataset, method) saved in the results file."""
     rows = {}
-    for dataset, by_method in results.items():
-        for method, runs in by_method.items():
-            seeds = sorted(runs, key=int)
-            cell = lambda key: f"{np.mean([runs[s][key] for s in seeds]):.3f} ± {np.std([runs[s][key] for s in seeds]):.3f}"  # noqa: E731
-            seconds = np.mean([runs[s]["seconds"] for s in seeds])
-            commits = ",".join(sorted({runs[s].get("commit", "before 73e47ee") for s in seeds}))
-            rows[dataset, method] = (
-                f"| {dataset} | {method} | {','.join(seeds)} | {cell('acc')} | {cell('nmi')} | {cell('ari')} | {seconds:.1f} | {commits} |"
-            )
+    for cpu_name, by_dataset in results.items():
+        for dataset, by_method in by_dataset.items():
+            for method, runs in by_method.items():
+                seeds = sorted(runs, key=int)
+                cell = lambda key: f"{np.mean([runs[s][key] for s in seeds]):.3f} ± {np.std([runs[s][key] for s in seeds]):.3f}"  # noqa: E731
+                seconds = np.mean([runs[s]["seconds"] for s in seeds])
+                commits = ",".join(sorted({runs[s]["commit"] for s in seeds}))
+                rows[cpu_name, dataset, method] = (
+                    f"| {cpu_name} | {dataset} | {method} | {','.join(seeds)} | {cell('acc')} | {cell('nmi')} | {cell('ari')} "
+                    f"| {seconds:.1f} | {commits} |"
+                )
     return rows
 
 
-def published_rows() -> dict[tuple[str, str], str]:
+def published_rows() -> dict[tuple[str, str, str], str]:
     """Rows already in docs/benchmarks.md, so a partial rerun keeps the figures it did not redo."""
     if not REPORT.exists():
         return {}
     rows = {}
     for line in REPORT.read_text().splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 8 and cells[0] in DATASETS:
-            rows[cells[0], cells[1]] = line
+        if len(cells) == 9 and cells[1] in DATASETS:
+            rows[cells[0], cells[1], cells[2]] = line
     return rows
 
 
@@ -176,7 +178,8 @@ def render_quality(results: dict, command: str) -> str:
     rows = {**published_rows(), **quality_rows(results)}
     order = {name: i for i, name in enumerate(DATASETS)}
     lines = [
-        f"Command: `{command}`. Machine: {machine()}. Default parameters of every method, `n_clusters=10`; "
+        f"Command: `{command}`. Machine of the latest run: {machine()}; `cpu` names the CPU of each row "
+        "(training speed, and with bfloat16 the embedding learnt, differ between CPUs). Default parameters of every method, `n_clusters=10`; "
         "each method is told the data set's image shape (`input_shape`, from `deepclust.datasets.IMAGE_SHAPES`), so "
         "it trains on randomly rotated and shifted copies (`augment=\"auto\"`); "
         "mean ± standard deviation over the seeds listed; seconds are wall time of the whole `fit` "
@@ -185,9 +188,9 @@ def render_quality(results: dict, command: str) -> str:
         "imports the code when it starts). Every row ran with nothing else on the cores except the USPS and "
         "MNIST-test rows of kmeans-raw, aekmeans and hierarchical, which may have shared them with other benchmark jobs, so their seconds are inflated.",
         "",
-        "| dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
-        "|---|---|---|---|---|---|---|---|",
-        *(rows[key] for key in sorted(rows, key=lambda k: (order[k[0]], k[1]))),
+        "| cpu | dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(rows[key] for key in sorted(rows, key=lambda k: (order[k[1]], k[2], k[0]))),
     ]
     return "\n".join(lines)
 
@@ -319,13 +322,13 @@ def main() -> None:
     if args.throughput:
         run_throughput(args.datasets)
         return
-    results = load_results()
+    results = load_results()  # {cpu: {dataset: {method: {seed: result}}}}
     for dataset in args.datasets:
         X, y = load(dataset)
         for method in args.methods:
             for seed in args.seeds:
                 result = run_one(method, dataset, X, y, seed)
-                results.setdefault(dataset, {}).setdefault(method, {})[str(seed)] = result
+                results.setdefault(cpu(), {}).setdefault(dataset, {}).setdefault(method, {})[str(seed)] = result
                 write_json(RESULTS, results)
                 print(f"{dataset:10s} {method:10s} seed {seed}: acc {result['acc']:.3f} nmi {result['nmi']:.3f} "
                       f"ari {result['ari']:.3f} {result['seconds']:.1f}s", flush=True)
