@@ -121,3 +121,22 @@ def test_n2d_rejects_a_bad_mixture_type(blobs):
     X, _ = blobs
     with pytest.raises(InputError, match="gmm_covariance"):
         N2D(n_clusters=4, gmm_covariance="round").fit(X)
+
+
+def test_a_tsne_map_of_the_same_rows_and_seed_is_kept(monkeypatch):
+    """A refit that differs only after pretraining lays out the same embedding again: t-SNE runs once."""
+    from deepclust.cluster import manifold
+
+    z = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
+    made = []
+    new_map = manifold._new_tsne_layout
+    monkeypatch.setattr(manifold, "_new_tsne_layout", lambda z, seed: made.append(seed) or new_map(z, seed=seed))
+    manifold._last_layout.clear()
+    first = manifold.tsne_layout(z, seed=0)
+    first[:] = 0.0  # the caller's copy: the map kept is untouched
+    again = manifold.tsne_layout(z, seed=0)
+    assert made == [0] and again.any()
+    manifold.tsne_layout(z, seed=1)
+    manifold.umap_layout(z, 2, n_neighbors=10, min_dist=0.0, seed=1)  # a UMAP layout of the same rows is another layout
+    manifold.tsne_layout(z, seed=1)
+    assert made == [0, 1, 1]

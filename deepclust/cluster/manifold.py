@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,9 +48,22 @@ def umap_epochs(n_rows: int) -> int:
 
 #: The last layout made, by its inputs. ``n_clusters="auto"`` lays out the pretrained embedding for
 #: the density criterion, and N2D or ``init="manifold"`` lays out the same rows again when the
-#: count chosen is its 10 components; a seeded UMAP gives the same layout both times, so the
-#: second is taken from here.
+#: count chosen is its 10 components; a fit that differs from the last only after pretraining
+#: (another ``init``, clustering parameters, a resumed checkpoint) lays out the same embedding.
+#: A seeded layout is the same each time, so the second is taken from here.
 _last_layout: dict[tuple, np.ndarray] = {}
+
+
+def _kept_layout(z: np.ndarray, params: tuple, make: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``make(z)``, or a copy of the layout kept from the last call with the same rows and ``params``."""
+    z = np.ascontiguousarray(z)
+    key = (hashlib.blake2b(z.view(np.uint8)).hexdigest(), z.shape, z.dtype.str, *params)
+    layout = _last_layout.get(key)  # one lookup: another thread may replace the entry meanwhile
+    if layout is None:
+        layout = make(z)
+        _last_layout.clear()
+        _last_layout[key] = layout
+    return layout.copy()
 
 
 def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
@@ -57,14 +71,11 @@ def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist:
 
     The same inputs twice in a row give the first call's layout (a copy) without laying it out again.
     """
-    z = np.ascontiguousarray(z)
-    key = (hashlib.blake2b(z.view(np.uint8)).hexdigest(), z.shape, z.dtype.str, n_components, n_neighbors, min_dist, seed)
-    layout = _last_layout.get(key)  # one lookup: another thread may replace the entry meanwhile
-    if layout is None:
-        layout = _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
-        _last_layout.clear()
-        _last_layout[key] = layout
-    return layout.copy()
+    return _kept_layout(
+        z,
+        ("umap", n_components, n_neighbors, min_dist, seed),
+        lambda z: _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed),
+    )
 
 
 def _new_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
@@ -93,8 +104,13 @@ def tsne_layout(z: np.ndarray, *, seed: int) -> np.ndarray:
     """t-SNE's 2-d map of the rows of ``z``, seeded by ``seed``; small inputs get the perplexity they allow.
 
     In float64: a map spreads over tens of units, and in float32 a mixture's covariance of a few rows
-    there (12 random rows, 2 clusters) failed its Cholesky factorisation.
+    there (12 random rows, 2 clusters) failed its Cholesky factorisation. Kept as UMAP's layout is.
     """
+    return _kept_layout(z, ("tsne", seed), lambda z: _new_tsne_layout(z, seed=seed))
+
+
+def _new_tsne_layout(z: np.ndarray, *, seed: int) -> np.ndarray:
+    """t-SNE's map of ``z`` itself (see :func:`tsne_layout`)."""
     perplexity = min(TSNE_PERPLEXITY, (len(z) - 1) / 3)  # scikit-learn wants fewer than n_samples; 3x keeps it meaningful
     init = "pca" if z.shape[1] >= 2 else "random"  # PCA needs at least as many features as map dimensions
     return TSNE(2, perplexity=perplexity, init=init, random_state=seed).fit_transform(z).astype(np.float64)
