@@ -12,8 +12,12 @@ bench/results/heads.json so parts and seeds can be run separately):
   embedding of each seed, k in 2..20 by silhouette on the embedding, with random states 0-2, of
   k-means candidates (select_n_clusters by silhouette) and of Gaussian mixtures on a 10-d UMAP layout
   of the embedding (N2D's clustering): the k each picks.
-- ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its UMAP manifold and
-  on its autoencoder embedding; ACC and whether the linkage matrix is valid.
+- ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its manifold (t-SNE's on
+  digits), on its autoencoder embedding, and on the UMAP manifold of N2D(manifold="umap"); ACC and
+  whether the linkage matrix is valid.
+- manifolds: N2D's clustering (cluster_on_manifold: a layout, then a Gaussian mixture) of the
+  embedding of AEKMeans(n_clusters=10) of each seed, on UMAP's layout and on t-SNE's map, on
+  digits, USPS and MNIST-test: ACC and seconds of each (why manifold="auto" picks t-SNE below 5,000 rows).
 - distill: a teacher (IDEC and N2D, each with default parameters) on MNIST-test, then distill() a
   Student on 80% of the rows; agreement on the 20% held out, and assignment throughput (rows/s) of
   student and teacher on all 10000 rows.
@@ -32,7 +36,7 @@ from sklearn.mixture import GaussianMixture
 
 from deepclust import IDEC, N2D, AEKMeans, Hierarchical, distill
 from deepclust.cluster import select_n_clusters
-from deepclust.cluster.manifold import umap_layout
+from deepclust.cluster.manifold import cluster_on_manifold, umap_layout
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
 from deepclust.metrics import cluster_accuracy
@@ -41,7 +45,7 @@ from _sections import ROOT, update_section
 from quality import commit, machine
 
 RESULTS = ROOT / "bench" / "results" / "heads.json"
-NESTED = ("autok", "autok_n2d", "candidates", "distill")  # parts whose results are kept per data set or teacher, then per seed
+NESTED = ("autok", "autok_n2d", "candidates", "manifolds", "distill")  # parts whose results are kept per data set or teacher, then per seed
 
 
 AUTO_K = {"autok": AEKMeans, "autok_n2d": N2D}  # part -> method whose n_clusters="auto" it measures
@@ -81,11 +85,23 @@ def candidates(dataset: str, seed: int) -> dict:
     return result
 
 
+def manifolds(dataset: str, seed: int) -> dict:
+    X, y = load(dataset)
+    Z = AEKMeans(n_clusters=10, input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X).transform(X)
+    result = {}
+    for manifold in ("umap", "tsne"):
+        start = time.perf_counter()
+        result[f"{manifold}_acc"] = cluster_accuracy(y, cluster_on_manifold(Z, 10, seed=seed, manifold=manifold).labels)
+        result[f"{manifold}_seconds"] = time.perf_counter() - start
+    return result
+
+
 def ward(seed: int) -> dict:
     X, y = load("digits")
     model = N2D(n_clusters=10, input_shape=IMAGE_SHAPES["digits"], random_state=seed).fit(X)
-    result = {"n2d_acc": cluster_accuracy(y, model.labels_)}
-    for name, Z in (("manifold", model.manifold_), ("embedding", model.transform(X))):
+    on_umap = N2D(n_clusters=10, input_shape=IMAGE_SHAPES["digits"], manifold="umap", random_state=seed).fit(X)
+    result = {"n2d_acc": cluster_accuracy(y, model.labels_), "n2d_umap_acc": cluster_accuracy(y, on_umap.labels_)}
+    for name, Z in (("manifold", model.manifold_), ("embedding", model.transform(X)), ("umap_manifold", on_umap.manifold_)):
         tree = Hierarchical(10, linkage="ward").fit(Z)
         result[f"{name}_acc"] = cluster_accuracy(y, tree.labels_)
         result[f"{name}_valid"] = bool(is_valid_linkage(tree.linkage_matrix_))
@@ -167,10 +183,25 @@ def render(results: dict) -> None:
         runs = results["ward"]
         lines = [header("ward"), "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.", "",
                  "| input to ward | seeds | ACC | linkage matrix valid | commit |", "|---|---|---|---|---|",
-                 f"| N2D's UMAP manifold | {','.join(runs)} | {summary(runs, 'manifold_acc')} | {summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
+                 f"| N2D's manifold (the default, t-SNE's 2-d map below 5,000 rows) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
+                 f"{summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
                  f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
-                 f"| (N2D's own GMM labels) | {','.join(runs)} | {summary(runs, 'n2d_acc')} | | {summary(runs, 'commit')} |"]
+                 f"| the UMAP manifold of `N2D(manifold=\"umap\")` | {','.join(runs)} | {summary(runs, 'umap_manifold_acc')} | "
+                 f"{summary(runs, 'umap_manifold_valid')} | {summary(runs, 'commit')} |",
+                 f"| (N2D's own GMM labels; with `manifold=\"umap\"`) | {','.join(runs)} | {summary(runs, 'n2d_acc')}; {summary(runs, 'n2d_umap_acc')} | | "
+                 f"{summary(runs, 'commit')} |"]
         update_section("Hierarchical clustering on a learned embedding (`bench/heads.py`)", "\n".join(lines))
+    if "manifolds" in results:
+        lines = [header("manifolds"), "N2D's clustering (`cluster_on_manifold(Z, 10, seed=seed, manifold=...)`: the layout, then a full-covariance "
+                 "Gaussian mixture, best of 5) of the embedding Z of `AEKMeans(n_clusters=10)` of each seed: on UMAP's 10-d layout (20 neighbours, "
+                 "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture.", "",
+                 "| dataset | seeds | ACC, UMAP | ACC, t-SNE | seconds, UMAP | seconds, t-SNE | commit |", "|---|---|---|---|---|---|---|"]
+        for dataset in DATASETS:
+            runs = results["manifolds"].get(dataset)
+            if runs:
+                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'umap_acc')} | {summary(runs, 'tsne_acc')} | "
+                             f"{summary(runs, 'umap_seconds')} | {summary(runs, 'tsne_seconds')} | {summary(runs, 'commit')} |")
+        update_section("N2D's manifold: UMAP or t-SNE (`bench/heads.py --parts manifolds`)", "\n".join(lines))
     if "distill" in results:
         lines = [header("distill"), "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
                  "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
@@ -187,9 +218,9 @@ def render(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = [*AUTO_K, "candidates", "ward", "distill"]
+    parts = [*AUTO_K, "candidates", "manifolds", "ward", "distill"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok, autok_n2d and candidates")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok, autok_n2d, candidates and manifolds")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--teachers", nargs="+", default=list(TEACHERS), choices=TEACHERS, help="for distill")
     args = parser.parse_args()
@@ -210,6 +241,9 @@ def main() -> None:
         if "candidates" in args.parts:
             for dataset in args.datasets:
                 save("candidates", str(seed), candidates(dataset, seed), dataset)
+        if "manifolds" in args.parts:
+            for dataset in args.datasets:
+                save("manifolds", str(seed), manifolds(dataset, seed), dataset)
         if "ward" in args.parts:
             save("ward", str(seed), ward(seed))
         if "distill" in args.parts:
