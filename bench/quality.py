@@ -293,7 +293,7 @@ def cpu() -> str:
 
 def machine() -> str:
     return (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"{cpu()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, deepclust {deepclust.__version__}, {date.today().isoformat()}"
     )
 

@@ -25,10 +25,11 @@ SMALL_DATA_ROWS = 5_000
 #: UMAP needs a few rows to lay out a manifold at all.
 MIN_MANIFOLD_ROWS = 4
 #: The manifold learners: ``"auto"`` is t-SNE below ``SMALL_DATA_ROWS`` rows and UMAP from there on.
-#: On small data t-SNE's 2-d map separates the clusters more reliably than UMAP: digits, 12 layouts
-#: of 6 pretrained embeddings, ACC 0.907 against 0.859 for the same mixture on UMAP, in about the
-#: same time (3 s). On more rows it costs 3-5 times UMAP's time for no gain on USPS (0.963 both)
-#: and MNIST-test (0.933 against 0.878, UMAP's 0.813 and 0.943 on two embeddings).
+#: On digits the same mixture found better clusters on t-SNE's 2-d map than on UMAP's layout, in
+#: about UMAP's time (3 s): ACC 0.871 against 0.845 (``bench/heads.py --parts manifolds``, seeds
+#: 0-2), 0.907 against 0.859 on 12 layouts of 6 embeddings, and whole N2D fits 0.915 against 0.869
+#: (seeds 0-5; docs/benchmarks.md). On USPS and MNIST-test t-SNE took 23-26 s against UMAP's 5-6 s
+#: (0.961 against 0.964, and 0.935 against 0.899), which would push N2D past a minute there.
 MANIFOLDS = ("auto", "umap", "tsne")
 #: t-SNE's perplexity (scikit-learn's default); 20, 40 and 50 each scored lower on digits.
 TSNE_PERPLEXITY = 30.0
