@@ -50,6 +50,7 @@ class N2D(DeepClusterer):
     manifold : {"auto", "umap", "tsne"}
         The manifold learner: ``"auto"`` is t-SNE below 5,000 rows and UMAP from there on (why:
         :data:`deepclust.cluster.manifold.MANIFOLDS`). The ``umap_*`` parameters apply to UMAP only.
+        t-SNE's time grows faster with the rows: 3 s on 1,797 rows, 26 s on 10,000 against UMAP's 6 s.
     umap_dim : int or None
         Components of the UMAP manifold; None uses the number of clusters (as in the paper).
     umap_neighbors : int
@@ -146,7 +147,7 @@ class N2D(DeepClusterer):
 
     def _check_before_training(self, n_samples: int) -> None:
         if n_samples < MIN_MANIFOLD_ROWS:
-            raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a UMAP manifold, got {n_samples} sample(s)")
+            raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a manifold, got {n_samples} sample(s)")
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
         z = self._embed(data).cpu().numpy()
