@@ -194,7 +194,8 @@ def render(results: dict) -> None:
     if "manifolds" in results:
         lines = [header("manifolds"), "N2D's clustering (`cluster_on_manifold(Z, 10, seed=seed, manifold=...)`: the layout, then a full-covariance "
                  "Gaussian mixture, best of 5) of the embedding Z of `AEKMeans(n_clusters=10)` of each seed: on UMAP's 10-d layout (20 neighbours, "
-                 "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture.", "",
+                 "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture; "
+                 "the first UMAP layout of a process (digits, the first seed) includes numba's compilation.", "",
                  "| dataset | seeds | ACC, UMAP | ACC, t-SNE | seconds, UMAP | seconds, t-SNE | commit |", "|---|---|---|---|---|---|---|"]
         for dataset in DATASETS:
             runs = results["manifolds"].get(dataset)
