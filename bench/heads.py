@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 from scipy.cluster.hierarchy import is_valid_linkage
@@ -141,6 +142,15 @@ def summary(runs: dict, key: str) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if isinstance(values[0], float) else ",".join(map(str, values))
 
 
+def dataset_rows(by_dataset: dict, cells: Callable[[dict], list[str]]) -> list[str]:
+    """One table row per data set that has results, in ``DATASETS`` order: its name, seeds, ``cells(runs)`` and commits."""
+    return [
+        f"| {dataset} | {','.join(runs)} | {' | '.join(cells(runs))} | {summary(runs, 'commit')} |"
+        for dataset in DATASETS
+        if (runs := by_dataset.get(dataset))
+    ]
+
+
 def render(results: dict) -> None:
     def header(part: str) -> str:
         """The command of ``part`` and the machine line each of its runs was measured on (a re-render keeps them)."""
@@ -157,11 +167,8 @@ def render(results: dict) -> None:
         lines = [header(part), f"`{method.__name__}(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained "
                  "embedding (silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.", "",
                  "| dataset | seeds | chosen k | decided by | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|---|"]
-        for dataset in DATASETS:
-            runs = results[part].get(dataset)
-            if runs:
-                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'k')} | {summary(runs, 'criterion')} | {summary(runs, 'acc')} | "
-                             f"{np.mean([r['seconds'] for r in runs.values()]):.1f} | {summary(runs, 'commit')} |")
+        lines += dataset_rows(results[part], lambda runs: [
+            summary(runs, "k"), summary(runs, "criterion"), summary(runs, "acc"), f"{np.mean([r['seconds'] for r in runs.values()]):.1f}"])
         title = "Choosing the number of clusters (`bench/heads.py`)" if part == "autok" else f"Choosing the number of clusters in {method.__name__} (`bench/heads.py --parts {part}`)"
         update_section(title, "\n".join(lines))
     if "candidates" in results:
@@ -197,11 +204,8 @@ def render(results: dict) -> None:
                  "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture; "
                  "the first UMAP layout of a process (digits, the first seed) includes numba's compilation.", "",
                  "| dataset | seeds | ACC, UMAP | ACC, t-SNE | seconds, UMAP | seconds, t-SNE | commit |", "|---|---|---|---|---|---|---|"]
-        for dataset in DATASETS:
-            runs = results["manifolds"].get(dataset)
-            if runs:
-                lines.append(f"| {dataset} | {','.join(runs)} | {summary(runs, 'umap_acc')} | {summary(runs, 'tsne_acc')} | "
-                             f"{summary(runs, 'umap_seconds')} | {summary(runs, 'tsne_seconds')} | {summary(runs, 'commit')} |")
+        lines += dataset_rows(results["manifolds"], lambda runs: [
+            summary(runs, key) for key in ("umap_acc", "tsne_acc", "umap_seconds", "tsne_seconds")])
         update_section("N2D's manifold: UMAP or t-SNE (`bench/heads.py --parts manifolds`)", "\n".join(lines))
     if "distill" in results:
         lines = [header("distill"), "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "

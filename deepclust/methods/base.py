@@ -362,7 +362,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
         ``"kmeans"``: k-means with 20 restarts. ``"manifold"``: N2D's clusters
         (:func:`~deepclust.cluster.manifold.cluster_on_manifold`), whose mean embeddings become the
-        centres; below ``MIN_MANIFOLD_ROWS`` rows, where UMAP lays out no manifold, k-means.
+        centres; below ``MIN_MANIFOLD_ROWS`` rows, where no manifold is laid out, k-means.
         """
         z = z.cpu().numpy()
         if init == "manifold" and len(z) >= MIN_MANIFOLD_ROWS:

@@ -52,12 +52,14 @@ class DEC(DeepClusterer):
     init : {"manifold", "kmeans"}
         Where the centres start. ``"manifold"``: the clusters N2D finds on the pretrained
         embedding (a Gaussian mixture, 5 restarts, on its UMAP layout: 20 neighbours,
-        ``min_dist=0``, one component per cluster), each centre the mean embedding of its rows.
+        ``min_dist=0``, one component per cluster; below 5,000 rows on t-SNE's 2-d map), each
+        centre the mean embedding of its rows.
         ``"kmeans"``: k-means with 20 restarts, as in the papers. Self-training sharpens the
         clusters it starts from but seldom undoes a merge: from the manifold IDEC reached ACC
         0.888 on digits, 0.945 on USPS and 0.952 on MNIST-test, against 0.821, 0.796 and 0.870
         from k-means; DEC (``cluster_lr`` 1e-3) 0.869, 0.896 and 0.929 against 0.808, 0.771 and
-        0.837 (seeds 0-2, ``bench/quality.py``). The layout grows about linearly with the rows:
+        0.837 (seeds 0-2, ``bench/quality.py``, UMAP's layout on an Intel AMX CPU; on t-SNE's map
+        of digits IDEC reached 0.881 on an AMD EPYC). The layout grows about linearly with the rows:
         about 3 s on digits, 7-11 s on MNIST-test, 92 s for 100,000 rows of a 10-d embedding
         (2 cores), where k-means takes about 1 s; IDEC's training of that many rows takes about
         ten times as long.
