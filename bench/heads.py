@@ -161,22 +161,26 @@ def render(results: dict) -> None:
             "told its data set's image shape (`input_shape`), so USPS and MNIST-test train on rotated and shifted copies."
         )
 
+    def head(part: str, prose: str, columns: list[str]) -> list[str]:
+        """A section's first lines: ``header(part)``, ``prose``, then the head of a table of ``columns``."""
+        return [header(part), prose, "", f"| {' | '.join(columns)} |", "|" + "---|" * len(columns)]
+
     for part, method in AUTO_K.items():
         if part not in results:
             continue
-        lines = [header(part), f"`{method.__name__}(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained "
-                 "embedding (silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.", "",
-                 "| dataset | seeds | chosen k | decided by | ACC at that k | seconds | commit |", "|---|---|---|---|---|---|---|"]
+        lines = head(part, f"`{method.__name__}(n_clusters=\"auto\")`: k_range (2, 20), the default `k_criterion=\"auto\"` on the pretrained "
+                     "embedding (silhouette where its best score is at least 0.5, else density); *decided by* names the criterion of each seed.",
+                     ["dataset", "seeds", "chosen k", "decided by", "ACC at that k", "seconds", "commit"])
         lines += dataset_rows(results[part], lambda runs: [
             summary(runs, "k"), summary(runs, "criterion"), summary(runs, "acc"), f"{np.mean([r['seconds'] for r in runs.values()]):.1f}"])
         title = "Choosing the number of clusters (`bench/heads.py`)" if part == "autok" else f"Choosing the number of clusters in {method.__name__} (`bench/heads.py --parts {part}`)"
         update_section(title, "\n".join(lines))
     if "candidates" in results:
-        lines = [header("candidates"), "Candidate clusterings for choosing k, on the embedding of `AEKMeans(n_clusters=10)` of each seed: k in "
-                 "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, criterion=\"silhouette\", random_state=r)` for "
-                 "k-means candidates; a full-covariance GMM with 3 restarts on a 10-d UMAP layout of Z, 20 neighbours, "
-                 "`min_dist=0`, for manifold candidates). Seconds: mean per selection.", "",
-                 "| dataset | candidates | picks (seed: states 0,1,2) | within 10 ± 1 | seconds | commit |", "|---|---|---|---|---|---|"]
+        lines = head("candidates", "Candidate clusterings for choosing k, on the embedding of `AEKMeans(n_clusters=10)` of each seed: k in "
+                     "2..20 by silhouette on that embedding, for random states 0, 1, 2 (`select_n_clusters(Z, criterion=\"silhouette\", random_state=r)` for "
+                     "k-means candidates; a full-covariance GMM with 3 restarts on a 10-d UMAP layout of Z, 20 neighbours, "
+                     "`min_dist=0`, for manifold candidates). Seconds: mean per selection.",
+                     ["dataset", "candidates", "picks (seed: states 0,1,2)", "within 10 ± 1", "seconds", "commit"])
         for dataset in DATASETS:
             runs = results["candidates"].get(dataset)
             for name in ("kmeans", "manifold") if runs else ():
@@ -188,31 +192,30 @@ def render(results: dict) -> None:
         update_section("Candidate clusterings for choosing k (`bench/heads.py --parts candidates`)", "\n".join(lines))
     if "ward" in results:
         runs = results["ward"]
-        lines = [header("ward"), "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.", "",
-                 "| input to ward | seeds | ACC | linkage matrix valid | commit |", "|---|---|---|---|---|",
-                 f"| N2D's manifold (the default, t-SNE's 2-d map below 5,000 rows) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
-                 f"{summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
-                 f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
-                 f"| the UMAP manifold of `N2D(manifold=\"umap\")` | {','.join(runs)} | {summary(runs, 'umap_manifold_acc')} | "
-                 f"{summary(runs, 'umap_manifold_valid')} | {summary(runs, 'commit')} |",
-                 f"| (N2D's own GMM labels; with `manifold=\"umap\"`) | {','.join(runs)} | {summary(runs, 'n2d_acc')}; {summary(runs, 'n2d_umap_acc')} | | "
-                 f"{summary(runs, 'commit')} |"]
+        lines = head("ward", "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.",
+                     ["input to ward", "seeds", "ACC", "linkage matrix valid", "commit"])
+        lines += [f"| N2D's manifold (the default, t-SNE's 2-d map below 5,000 rows) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
+                  f"{summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
+                  f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
+                  f"| the UMAP manifold of `N2D(manifold=\"umap\")` | {','.join(runs)} | {summary(runs, 'umap_manifold_acc')} | "
+                  f"{summary(runs, 'umap_manifold_valid')} | {summary(runs, 'commit')} |",
+                  f"| (N2D's own GMM labels; with `manifold=\"umap\"`) | {','.join(runs)} | {summary(runs, 'n2d_acc')}; {summary(runs, 'n2d_umap_acc')} | | "
+                  f"{summary(runs, 'commit')} |"]
         update_section("Hierarchical clustering on a learned embedding (`bench/heads.py`)", "\n".join(lines))
     if "manifolds" in results:
-        lines = [header("manifolds"), "N2D's clustering (`cluster_on_manifold(Z, 10, seed=seed, manifold=...)`: the layout, then a full-covariance "
-                 "Gaussian mixture, best of 5) of the embedding Z of `AEKMeans(n_clusters=10)` of each seed: on UMAP's 10-d layout (20 neighbours, "
-                 "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture; "
-                 "the first UMAP layout of a process (digits, the first seed) includes numba's compilation.", "",
-                 "| dataset | seeds | ACC, UMAP | ACC, t-SNE | seconds, UMAP | seconds, t-SNE | commit |", "|---|---|---|---|---|---|---|"]
+        lines = head("manifolds", "N2D's clustering (`cluster_on_manifold(Z, 10, seed=seed, manifold=...)`: the layout, then a full-covariance "
+                     "Gaussian mixture, best of 5) of the embedding Z of `AEKMeans(n_clusters=10)` of each seed: on UMAP's 10-d layout (20 neighbours, "
+                     "`min_dist=0`) and on t-SNE's 2-d map (perplexity 30). `manifold=\"auto\"` takes t-SNE below 5,000 rows. Seconds: layout and mixture; "
+                     "the first UMAP layout of a process (digits, the first seed) includes numba's compilation.",
+                     ["dataset", "seeds", "ACC, UMAP", "ACC, t-SNE", "seconds, UMAP", "seconds, t-SNE", "commit"])
         lines += dataset_rows(results["manifolds"], lambda runs: [
             summary(runs, key) for key in ("umap_acc", "tsne_acc", "umap_seconds", "tsne_seconds")])
         update_section("N2D's manifold: UMAP or t-SNE (`bench/heads.py --parts manifolds`)", "\n".join(lines))
     if "distill" in results:
-        lines = [header("distill"), "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
-                 "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
-                 "Throughput: `predict` on all 10000 rows, rows per second.", "",
-                 "| teacher | seeds | teacher ACC | student ACC | held-out agreement | student rows/s | teacher rows/s | speed-up | commit |",
-                 "|---|---|---|---|---|---|---|---|---|"]
+        lines = head("distill", "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
+                     "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
+                     "Throughput: `predict` on all 10000 rows, rows per second.",
+                     ["teacher", "seeds", "teacher ACC", "student ACC", "held-out agreement", "student rows/s", "teacher rows/s", "speed-up", "commit"])
         for name, runs in results["distill"].items():
             student = np.mean([r["student_rows_per_s"] for r in runs.values()])
             teacher = np.mean([r["teacher_rows_per_s"] for r in runs.values()])
