@@ -5,7 +5,7 @@ A fit given ``checkpoint=PATH`` saves pretraining's state there at most every
 parameters) loads it and goes on from the last epoch saved, and with an int ``random_state``
 ends with the same model as a fit never stopped. Pretraining is the long part of every deep
 method; a clustering phase that was stopped starts again from the pretrained autoencoder. The
-file is removed when the fit completes.
+file is removed when the fit completes, with the folders made for it (also those a stopped run made).
 
 A checkpoint belongs to one pretraining: its fingerprint hashes the data, the method, the seed
 and every parameter pretraining depends on (those of ``DeepClusterer``, but for the count of
@@ -122,6 +122,7 @@ class Checkpoint:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         log.losses[:] = state["losses"]
         log.samples, log.seconds = state["samples"], state["seconds"]
+        self._adopt_created(state.get("created", []))
         self._last_save = time.monotonic()
         logger.info("%s: resuming pretraining after epoch %d", self.path, len(log.losses))
         return len(log.losses)
@@ -139,6 +140,7 @@ class Checkpoint:
             "losses": list(log.losses),
             "samples": log.samples,
             "seconds": log.seconds,
+            "created": [str(folder.absolute()) for folder in self._created],
         }
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -147,6 +149,14 @@ class Checkpoint:
         payload = buffer.getvalue()
         write_atomic(self.path, MAGIC + _checksum(payload) + b"\n" + payload)
         self._last_save = time.monotonic()
+
+    def _adopt_created(self, saved: list[str]) -> None:
+        """Take over the folders the stopped run made for this file, so that the fit that completes removes them.
+
+        Only folders above this file count: the list comes from a file, which must not name others.
+        """
+        above = set(self.path.absolute().parents)
+        self._created = [Path(folder) for folder in saved if Path(folder) in above] or self._created
 
     def _read(self) -> dict[str, Any]:
         """The saved state, checked against the file's own checksum; an InputError for anything else."""

@@ -66,7 +66,7 @@ def test_a_stopped_fit_resumes_after_its_last_epoch_and_ends_as_if_never_stopped
     assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
     np.testing.assert_array_equal(model.labels_, uninterrupted.labels_)
     assert cluster_accuracy(y, model.labels_) > 0.6  # a real clustering (0.68 at this budget), not an empty one
-    assert not path.exists() and list(path.parent.iterdir()) == []  # removed once the fit completed, no temporary files
+    assert list(tmp_path.iterdir()) == []  # removed once the fit completed, with the folder the stopped run made; no temporary files
 
 
 def test_a_stop_in_the_clustering_phase_keeps_the_pretraining(digits, uninterrupted, tmp_path, monkeypatch):
@@ -83,6 +83,20 @@ def test_a_stop_in_the_clustering_phase_keeps_the_pretraining(digits, uninterrup
     assert saved == []  # no pretraining epoch again
     assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
     np.testing.assert_array_equal(model.labels_, uninterrupted.labels_)
+
+
+def test_only_folders_above_the_checkpoint_are_taken_over_from_a_stopped_run(tmp_path):
+    """The folders a checkpoint file names as made for it are removed with it, but never folders elsewhere."""
+    other = tmp_path / "other"
+    other.mkdir()
+    path = tmp_path / "made" / "deeper" / "p.ckpt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    resumed = checkpoint.Checkpoint(path, "fingerprint", torch.nn.Linear(1, 1))
+    assert resumed._created == []  # the folders exist: made by the stopped run
+    resumed._adopt_created([str(other), str(tmp_path / "made"), str(tmp_path / "made" / "deeper")])
+    resumed.remove()
+    assert [p.name for p in tmp_path.iterdir()] == ["other"]
 
 
 def test_saving_waits_for_the_interval(digits, tmp_path, monkeypatch):
