@@ -1,18 +1,19 @@
-"""Resumable pretraining: the autoencoder, its optimiser and the random state, saved as training goes.
+"""Resumable training: each phase's networks, optimiser, random state and loop state, saved as training goes.
 
-A fit given ``checkpoint=PATH`` saves pretraining's state there at most every
-``SAVE_EVERY_SECONDS`` and when pretraining ends; the same fit started again (same data, same
-parameters) loads it and goes on from the last epoch saved, and with an int ``random_state``
-ends with the same model as a fit never stopped. Pretraining is the long part of every deep
-method; a clustering phase that was stopped starts again from the pretrained autoencoder. The
-file is removed when the fit completes, with the folders made for it (also those a stopped run made).
+A fit given ``checkpoint=PATH`` saves there, at most every ``SAVE_EVERY_SECONDS`` and when a
+phase ends, the state of the phase it is in: pretraining, then the trained clustering phase of
+DEC, IDEC, DCN and VaDE. The same fit started again (same data, same parameters) loads it and
+goes on from the last epoch saved, and with an int ``random_state`` ends with the same model as
+a fit never stopped. The file is removed when the fit completes, with the folders made for it
+(also those a stopped run made).
 
-A checkpoint belongs to one pretraining: its fingerprint hashes the data, the method, the seed
-and every parameter pretraining depends on (those of ``DeepClusterer``, but for the count of
-clusters). A fit that finds a checkpoint of other data or parameters refuses it, rather than
-resume the wrong run or overwrite what the user may still want; one that differs only in its
-clustering phase (``n_clusters``, ``cluster_lr``, ``gamma`` ...) resumes the pretraining, which
-would be the same. The file carries a checksum of its contents, so a damaged one is refused too.
+A checkpoint file belongs to one pretraining: its fingerprint hashes the data, the method, the
+seed and every parameter pretraining depends on (those of ``DeepClusterer``, but for the count
+of clusters). A fit that finds a file of other data or parameters refuses it, rather than resume
+the wrong run or overwrite what the user may still want. The clustering phase's state carries a
+fingerprint of every parameter: a fit that differs only there (``n_clusters``, ``cluster_lr``,
+``gamma`` ...) resumes the pretraining, which would be the same, and starts its clustering phase
+afresh. The file carries a checksum of its contents, so a damaged one is refused too.
 """
 
 from __future__ import annotations
@@ -35,8 +36,12 @@ from deepclust.io.write import discard, missing_folders, write_atomic
 #: A stopped fit loses at most this much training; saving the default autoencoder and Adam's
 #: moments (40 MB on MNIST) after every 0.4 s epoch would slow pretraining by a quarter or more.
 SAVE_EVERY_SECONDS = 60.0
-#: A checkpoint file: this line, the blake2b hex digest of the rest and a newline, then torch.save's bytes.
-MAGIC = b"deepclust checkpoint 2\n"
+#: A checkpoint file: this line, the blake2b hex digest of the rest and a newline, then torch.save's bytes
+#: of ``{"fingerprint", "created", "phases"}``, each phase's state being torch.save's bytes of its own.
+MAGIC_PREFIX = b"deepclust checkpoint "
+MAGIC = MAGIC_PREFIX + b"3\n"
+#: The phases a fit trains, in order; each saves under its name.
+PHASES = ("pretraining", "clustering")
 DIGEST_BYTES = 32
 
 logger = logging.getLogger("deepclust")
@@ -92,63 +97,71 @@ def _described(value: Any) -> Any:
 
 @dataclass
 class Checkpoint:
-    """Where one fit's pretraining state goes, and what it must match to be resumed."""
+    """One fit's checkpoint file: the last state saved by each of its training phases.
+
+    ``fingerprints`` maps each phase of ``PHASES`` to the fingerprint its state must match;
+    pretraining's is the file's own (see the module docstring).
+    """
 
     path: Path
-    fingerprint: str
-    module: torch.nn.Module
+    fingerprints: dict[str, str]
     _last_save: float = field(default_factory=time.monotonic)
+    #: torch.save's bytes of each phase's last state: a snapshot, as training goes on changing the tensors.
+    _phases: dict[str, bytes] = field(default_factory=dict)
+    _file_read: bool = False
     #: Folders the first save will create, outermost first: removed with the file when the fit completes.
     _created: list[Path] = field(init=False)
 
     def __post_init__(self) -> None:
         self._created = missing_folders(self.path)
 
-    def restore(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator) -> int:
-        """Load the saved state into ``module``, ``optimizer``, ``log`` and the random generators; returns the epochs done (0 without a file)."""
-        if not self.path.exists():
-            return 0
-        state = self._read()
-        if state.get("fingerprint") != self.fingerprint:
-            raise CheckpointOfAnotherFit(
-                f"{self.path}: a checkpoint of another fit (other data or parameters), kept as it is; give this fit "
-                "another checkpoint path, or delete that file to start pretraining afresh"
-            )
-        self.module.load_state_dict(state["module"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        log.losses[:] = state["losses"]
-        log.samples, log.seconds = state["samples"], state["seconds"]
-        self._adopt_created(state.get("created", []))
-        self._last_save = time.monotonic()
-        logger.info("%s: resuming pretraining after epoch %d", self.path, len(log.losses))
-        return len(log.losses)
+    def phase(self, name: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor] | None = None) -> PhaseCheckpoint:
+        """The part of this file that training phase ``name`` restores and saves: ``module``'s state and ``tensors``
+        (the loop's own state, such as DEC's target distribution), which a restore replaces in place."""
+        return PhaseCheckpoint(self, name, module, {} if tensors is None else tensors)
 
-    def save(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator, *, force: bool = False) -> None:
-        """Write the state atomically, if ``SAVE_EVERY_SECONDS`` have passed since the last save (or ``force``)."""
-        if not force and time.monotonic() - self._last_save < SAVE_EVERY_SECONDS:
-            return
-        state = {
-            "fingerprint": self.fingerprint,
-            "module": self.module.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "losses": list(log.losses),
-            "samples": log.samples,
-            "seconds": log.seconds,
+    def saved(self, name: str) -> bytes | None:
+        """The state phase ``name`` saved, from the file on the first call; None without one."""
+        if not self._file_read and self.path.exists():
+            content = self._read()
+            if content["fingerprint"] != self.fingerprints[PHASES[0]]:
+                raise CheckpointOfAnotherFit(
+                    f"{self.path}: a checkpoint of another fit (other data or parameters), kept as it is; give this fit "
+                    "another checkpoint path, or delete that file to start training afresh"
+                )
+            self._phases.update(content["phases"])
+            self._adopt_created(content["created"])
+            self._last_save = time.monotonic()
+        self._file_read = True
+        return self._phases.get(name)
+
+    def due(self) -> bool:
+        """Whether ``SAVE_EVERY_SECONDS`` have passed since the last save (or restore)."""
+        return time.monotonic() - self._last_save >= SAVE_EVERY_SECONDS
+
+    def write(self, name: str, state: bytes) -> None:
+        """Keep ``state`` as phase ``name``'s and write the whole file atomically."""
+        self._phases[name] = state
+        content = {
+            "fingerprint": self.fingerprints[PHASES[0]],
             "created": [str(folder.absolute()) for folder in self._created],
+            "phases": dict(self._phases),
         }
-        if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state["cuda_rng"] = torch.cuda.get_rng_state_all()
         buffer = io.BytesIO()
-        torch.save(state, buffer)
+        torch.save(content, buffer)
         payload = buffer.getvalue()
         write_atomic(self.path, MAGIC + _checksum(payload) + b"\n" + payload)
         self._last_save = time.monotonic()
+
+    def remove(self) -> None:
+        """Delete the file, and the folders this fit made for it while they are empty: the fit is complete."""
+        discard(self.path, self._created)
+
+    def damaged(self) -> InputError:
+        """The error for a file whose contents cannot be what a fit saved."""
+        return InputError(
+            f"{self.path}: a damaged checkpoint (its contents do not match their checksum); delete it to start training afresh"
+        )
 
     def _adopt_created(self, saved: list[str]) -> None:
         """Take over the folders the stopped run made for this file, so that the fit that completes removes them.
@@ -159,31 +172,95 @@ class Checkpoint:
         self._created = [Path(folder) for folder in saved if Path(folder) in above] or self._created
 
     def _read(self) -> dict[str, Any]:
-        """The saved state, checked against the file's own checksum; an InputError for anything else."""
+        """The file's contents, checked against its own checksum; an InputError for anything else."""
         try:
             content = self.path.read_bytes()
         except OSError as err:
             raise InputError(f"{self.path}: cannot read the checkpoint: {err.strerror}") from err
         if not content.startswith(MAGIC):
+            if content.startswith(MAGIC_PREFIX):
+                raise InputError(
+                    f"{self.path}: a checkpoint of another version of deepclust, which this one cannot resume; "
+                    "it is kept as it is: delete it to start training afresh"
+                )
             what = "is empty" if not content else "is not a deepclust checkpoint"
             raise InputError(f"{self.path} {what}, and is kept as it is; give this fit another checkpoint path")
         digest, _, payload = content[len(MAGIC) :].partition(b"\n")
-        damaged = InputError(
-            f"{self.path}: a damaged checkpoint (its contents do not match their checksum); delete it to start pretraining afresh"
-        )
         if digest != _checksum(payload):
-            raise damaged
-        try:
-            state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-        except Exception as err:  # a checksum that matches but contents torch cannot read: written by another torch
-            raise damaged from err
-        if not isinstance(state, dict):
-            raise damaged
+            raise self.damaged()
+        state = load_state(payload, self)
+        if not isinstance(state.get("phases"), dict) or not isinstance(state.get("created"), list):
+            raise self.damaged()
         return state
 
-    def remove(self) -> None:
-        """Delete the file, and the folders this fit made for it while they are empty: the fit is complete."""
-        discard(self.path, self._created)
+
+@dataclass
+class PhaseCheckpoint:
+    """One training phase's part of a :class:`Checkpoint`: what :func:`deepclust.train.train` restores and saves."""
+
+    file: Checkpoint
+    name: str
+    module: torch.nn.Module
+    tensors: dict[str, torch.Tensor]
+
+    def restore(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator) -> int:
+        """Load the saved state into ``module``, ``tensors``, ``optimizer``, ``log`` and the random generators;
+        returns the epochs done (0 without a saved state, or with one of other clustering parameters)."""
+        payload = self.file.saved(self.name)
+        if payload is None:
+            return 0
+        state = load_state(payload, self.file)
+        if state.get("fingerprint") != self.file.fingerprints[self.name]:
+            logger.info("%s: the saved %s is of other parameters; starting it afresh", self.file.path, self.name)
+            return 0
+        try:
+            self.module.load_state_dict(state["module"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as err:  # the fingerprint matched, so only a damaged file gets here
+            raise self.file.damaged() from err
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        device = next(self.module.parameters()).device
+        self.tensors.clear()
+        self.tensors.update({key: value.to(device) for key, value in state["tensors"].items()})
+        log.losses[:] = state["losses"]
+        log.samples, log.seconds = state["samples"], state["seconds"]
+        logger.info("%s: resuming %s after epoch %d", self.file.path, self.name, len(log.losses))
+        return len(log.losses)
+
+    def save(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator, *, force: bool = False) -> None:
+        """Write the state atomically, if ``SAVE_EVERY_SECONDS`` have passed since the last save (or ``force``)."""
+        if not force and not self.file.due():
+            return
+        state = {
+            "fingerprint": self.file.fingerprints[self.name],
+            "module": self.module.state_dict(),
+            "tensors": dict(self.tensors),
+            "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "losses": list(log.losses),
+            "samples": log.samples,
+            "seconds": log.seconds,
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        self.file.write(self.name, buffer.getvalue())
+
+
+def load_state(payload: bytes, file: Checkpoint) -> dict[str, Any]:
+    """``torch.load`` of a checked payload of ``file``; its damaged() error for anything but a dict."""
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception as err:  # a checksum that matches but contents torch cannot read: written by another torch
+        raise file.damaged() from err
+    if not isinstance(state, dict):
+        raise file.damaged()
+    return state
 
 
 def _checksum(payload: bytes) -> bytes:

@@ -228,7 +228,7 @@ def _fit_in_run_folder(estimator: Any, X: Any, out: Path, overwrite: bool) -> No
             estimator.fit(X)
     except KeyboardInterrupt:
         if estimator.checkpoint.exists():
-            logger.warning("stopped: pretraining is saved in %s; run the same command again to resume it", estimator.checkpoint)
+            logger.warning("stopped: training is saved in %s; run the same command again to resume it", estimator.checkpoint)
         raise
     estimator.set_params(checkpoint=None)
 

@@ -1,4 +1,4 @@
-"""Resumable pretraining: a stopped fit, started again, ends as a fit never stopped; other fits' checkpoints are refused."""
+"""Resumable training: a stopped fit, started again, ends as a fit never stopped; other fits' checkpoints are refused."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def stop_after_saves(monkeypatch, count: int, stop: type[BaseException] = Stop) 
     monkeypatch.setattr(checkpoint, "SAVE_EVERY_SECONDS", 0.0)
     saved: list[int] = []
     calls = iter(range(1, sys.maxsize))
-    save = checkpoint.Checkpoint.save
+    save = checkpoint.PhaseCheckpoint.save
 
     def counted(self, optimizer, log, generator, *, force=False):
         save(self, optimizer, log, generator, force=force)
@@ -37,7 +37,7 @@ def stop_after_saves(monkeypatch, count: int, stop: type[BaseException] = Stop) 
         if next(calls) == count:
             raise stop
 
-    monkeypatch.setattr(checkpoint.Checkpoint, "save", counted)
+    monkeypatch.setattr(checkpoint.PhaseCheckpoint, "save", counted)
     return saved
 
 
@@ -61,7 +61,7 @@ def test_a_stopped_fit_resumes_after_its_last_epoch_and_ends_as_if_never_stopped
 
     saved.clear()
     model = IDEC(**SMALL, checkpoint=str(path)).fit(X)
-    assert saved == list(range(4, 21))  # only the epochs left were trained
+    assert saved == [*range(4, 21), 1, 2]  # only the pretraining epochs left, then the clustering phase's two
     assert model.history_["pretrain"].losses == pytest.approx(uninterrupted.history_["pretrain"].losses, rel=1e-6)
     assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
     np.testing.assert_array_equal(model.labels_, uninterrupted.labels_)
@@ -80,7 +80,7 @@ def test_a_stop_in_the_clustering_phase_keeps_the_pretraining(digits, uninterrup
 
     saved = stop_after_saves(monkeypatch, 99)
     model = IDEC(**SMALL, checkpoint=path).fit(X)
-    assert saved == []  # no pretraining epoch again
+    assert saved == [1, 2]  # no pretraining epoch again, only the clustering phase's
     assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
     np.testing.assert_array_equal(model.labels_, uninterrupted.labels_)
 
@@ -92,11 +92,41 @@ def test_only_folders_above_the_checkpoint_are_taken_over_from_a_stopped_run(tmp
     path = tmp_path / "made" / "deeper" / "p.ckpt"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"")
-    resumed = checkpoint.Checkpoint(path, "fingerprint", torch.nn.Linear(1, 1))
+    resumed = checkpoint.Checkpoint(path, {"pretraining": "fingerprint", "clustering": "other"})
     assert resumed._created == []  # the folders exist: made by the stopped run
     resumed._adopt_created([str(other), str(tmp_path / "made"), str(tmp_path / "made" / "deeper")])
     resumed.remove()
     assert [p.name for p in tmp_path.iterdir()] == ["other"]
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        (IDEC, dict(update_interval=5)),  # targets refreshed across epoch borders (8 steps an epoch): the schedule must go on
+        (deepclust.DCN, {}),
+        (deepclust.VaDE, {}),
+    ],
+)
+def test_a_stop_in_the_clustering_phase_resumes_it_and_ends_as_if_never_stopped(digits, tmp_path, monkeypatch, method, params):
+    X, y = digits
+    model_params = {**SMALL, "cluster_epochs": 4, **params}
+    whole = method(**model_params).fit(X)
+    path = tmp_path / "fit.ckpt"
+    saved = stop_after_saves(monkeypatch, SMALL["pretrain_epochs"] + 2)
+    with pytest.raises(Stop):
+        method(**model_params, checkpoint=path).fit(X)
+    assert saved[-3:] == [20, 1, 2]  # pretraining ended, then two clustering epochs
+
+    saved.clear()
+    model = method(**model_params, checkpoint=path).fit(X)
+    assert saved == [3, 4]  # only the clustering epochs left
+    for phase in ("pretrain", "clustering"):
+        assert model.history_[phase].losses == pytest.approx(whole.history_[phase].losses, rel=1e-6)
+    assert same_weights(model.autoencoder_, whole.autoencoder_)
+    np.testing.assert_allclose(model.cluster_centers_, whole.cluster_centers_, rtol=1e-6)
+    np.testing.assert_array_equal(model.labels_, whole.labels_)
+    assert cluster_accuracy(y, model.labels_) > 0.6
+    assert not path.exists()
 
 
 def test_saving_waits_for_the_interval(digits, tmp_path, monkeypatch):
@@ -105,7 +135,7 @@ def test_saving_waits_for_the_interval(digits, tmp_path, monkeypatch):
     write_atomic = checkpoint.write_atomic
     monkeypatch.setattr(checkpoint, "write_atomic", lambda path, content: writes.append(len(content)) or write_atomic(path, content))
     IDEC(**SMALL, checkpoint=tmp_path / "p.ckpt").fit(X)
-    assert len(writes) == 1  # 20 short epochs: only the save when pretraining ends
+    assert len(writes) == 2  # 20 + 2 short epochs: only the saves when pretraining and the clustering phase end
 
 
 def test_a_checkpoint_of_another_fit_is_refused_and_kept(digits, tmp_path, monkeypatch):
@@ -139,24 +169,25 @@ def test_equal_parameters_of_other_types_resume(digits, uninterrupted, tmp_path,
         IDEC(**as_numpy, checkpoint=path).fit(X)
     saved.clear()
     model = IDEC(**SMALL, checkpoint=path).fit(X)
-    assert saved == list(range(4, 21))
+    assert saved == [*range(4, 21), 1, 2]
     assert same_weights(model.autoencoder_, uninterrupted.autoencoder_)
 
 
 def test_a_fit_that_differs_only_in_its_clustering_phase_resumes_the_pretraining(digits, uninterrupted, tmp_path, monkeypatch):
-    """After a clustering phase failed (say, diverged), the fit run again with another cluster_lr, gamma or
-    number of clusters trains no pretraining epoch and ends as that fit run from the start."""
+    """After a clustering phase was stopped (or diverged), the fit run again with another cluster_lr, gamma or
+    number of clusters trains no pretraining epoch, starts its clustering phase afresh (the saved one is of
+    other parameters) and ends as that fit run from the start."""
     X, _ = digits
     path = tmp_path / "pretraining.ckpt"
-    monkeypatch.setattr(IDEC, "_cluster", lambda *args: (_ for _ in ()).throw(Stop()))
+    saved = stop_after_saves(monkeypatch, SMALL["pretrain_epochs"] + 1)
     with pytest.raises(Stop):
         IDEC(**SMALL, checkpoint=path).fit(X)
-    monkeypatch.undo()
+    assert saved[-2:] == [20, 1]  # stopped after the first epoch of the clustering phase
 
     other = {**SMALL, "n_clusters": 8, "cluster_lr": 5e-5, "gamma": 0.2}
-    saved = stop_after_saves(monkeypatch, 99)
+    saved.clear()
     model = IDEC(**other, checkpoint=path).fit(X)
-    assert saved == []
+    assert saved == [1, 2]
     fresh = IDEC(**other).fit(X)
     assert same_weights(model.autoencoder_, fresh.autoencoder_)
     np.testing.assert_array_equal(model.labels_, fresh.labels_)
@@ -191,6 +222,10 @@ def damaged(tmp: Path, X: np.ndarray, monkeypatch) -> Path:
     [
         (lambda tmp, X, mp: (tmp / "rows.csv").write_text("a,b\n1,2\n") and tmp / "rows.csv", r"rows.csv is not a deepclust checkpoint, and is kept as it is"),
         (lambda tmp, X, mp: (tmp / "empty.ckpt").write_bytes(b"") or tmp / "empty.ckpt", r"empty.ckpt is empty, and is kept as it is"),
+        (
+            lambda tmp, X, mp: (tmp / "old.ckpt").write_bytes(b"deepclust checkpoint 2\n" + b"0" * 64) and tmp / "old.ckpt",
+            r"old.ckpt: a checkpoint of another version of deepclust, which this one cannot resume; it is kept",
+        ),
         (damaged, r"damaged.ckpt: a damaged checkpoint \(its contents do not match their checksum\)"),
         (lambda tmp, X, mp: tmp, r"checkpoint .* is a folder; give the path of a file"),
         (lambda tmp, X, mp: (tmp / "file").write_text("") or tmp / "file" / "sub" / "p.ckpt", r"cannot write checkpoint .*p.ckpt: .*file is a file"),
@@ -244,11 +279,11 @@ def test_a_stopped_command_resumes_when_run_again(tmp_path, monkeypatch, capsys,
     saved = stop_after_saves(monkeypatch, 2, KeyboardInterrupt)  # Ctrl-C
     assert run(*command, "--out", tmp_path / "stopped") == 130
     stderr = capsys.readouterr().err
-    assert f"pretraining is saved in {tmp_path / 'stopped' / CHECKPOINT_FILE}; run the same command again to resume it" in stderr
+    assert f"training is saved in {tmp_path / 'stopped' / CHECKPOINT_FILE}; run the same command again to resume it" in stderr
     assert [p.name for p in (tmp_path / "stopped").iterdir()] == [CHECKPOINT_FILE]
     saved.clear()
     assert run(*command, "--out", tmp_path / "stopped") == 0  # no --overwrite needed: only a checkpoint was there
-    assert saved == [3, 4]
+    assert saved == [3, 4, 1, 2, 3, 4]  # pretraining's last two epochs, then the clustering phase
     assert (tmp_path / "stopped" / "labels.csv").read_text() == (tmp_path / "whole" / "labels.csv").read_text()
     assert not (tmp_path / "stopped" / CHECKPOINT_FILE).exists()
     saved_model = deepclust.load_model(tmp_path / "stopped" / "model")  # a Pipeline: the table's encoder, then IDEC

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
@@ -22,5 +23,5 @@ class AEKMeans(DeepClusterer):
     >>> labels = AEKMeans(n_clusters=10, pretrain_epochs=5, random_state=0).fit_predict(X)
     """
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         _, self.cluster_centers_ = self._initial_clusters(self._embed(data), seed, "kmeans")

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_int_tuple, check_n_clusters, check_params
-from deepclust.checkpoint import Checkpoint, check_checkpoint_path, fingerprint
+from deepclust.checkpoint import PHASES, Checkpoint, PhaseCheckpoint, check_checkpoint_path, fingerprint
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
@@ -130,11 +130,12 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
     verbose : bool
         Show progress bars.
     checkpoint : str, path or None
-        A file where pretraining saves its state (at most every minute, and when it ends). A fit
-        that was stopped, started again with the same data and parameters, goes on from there
-        (:mod:`deepclust.checkpoint`); one that differs only after pretraining (``n_clusters``,
-        ``cluster_lr`` ...) reuses the pretraining saved; a checkpoint of other data or pretraining
-        parameters is refused and kept. Removed when the fit completes. None (the default): no checkpoint.
+        A file where training saves its state (at most every minute, and when pretraining and the
+        clustering phase end). A fit that was stopped, started again with the same data and
+        parameters, goes on from there (:mod:`deepclust.checkpoint`); one that differs only after
+        pretraining (``n_clusters``, ``cluster_lr`` ...) reuses the pretraining saved and starts its
+        clustering phase afresh; a checkpoint of other data or pretraining parameters is refused and
+        kept. Removed when the fit completes. None (the default): no checkpoint.
 
     Attributes
     ----------
@@ -206,9 +207,10 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self._augmented_shape()  # refuses augment=True without an image shape before any training
             checkpoint = self._checkpoint(X, seed)
-            self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator, checkpoint)}
+            pretraining = None if checkpoint is None else checkpoint.phase("pretraining", self.autoencoder_)
+            self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator, pretraining)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
-            self._cluster(data, generator, seed)
+            self._cluster(data, generator, seed, checkpoint)
         z = self._embed(data)
         if not torch.isfinite(z).all():
             raise InputError(
@@ -274,18 +276,22 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         return training_rows(data, self._augmented_shape(), generator)
 
     def _checkpoint(self, X: np.ndarray, seed: int) -> Checkpoint | None:
-        """Where pretraining saves its state (``checkpoint``), fingerprinted by what pretraining depends on:
-        the rows, the method, :class:`DeepClusterer`'s parameters but those of ``NOT_PRETRAINING``, and the
-        seed (none for ``random_state=None``, whose fit may resume any unseeded run's pretraining)."""
+        """Where training saves its state (``checkpoint``). Pretraining's fingerprint hashes what pretraining
+        depends on: the rows, the method, :class:`DeepClusterer`'s parameters but those of ``NOT_PRETRAINING``,
+        and the seed (none for ``random_state=None``, whose fit may resume any unseeded run's pretraining); the
+        clustering phase's hashes every parameter but ``verbose`` and ``checkpoint``."""
         path = check_checkpoint_path(self.checkpoint, type(self).__name__)
         if path is None:
             return None
         names = inspect.signature(DeepClusterer.__init__).parameters
-        params = {name: getattr(self, name) for name in names if name not in ("self", *NOT_PRETRAINING)}
+        pretraining = {name: getattr(self, name) for name in names if name not in ("self", *NOT_PRETRAINING)}
+        every = {name: value for name, value in self.get_params(deep=False).items() if name not in ("verbose", "checkpoint")}
         seeded_fit = None if self.random_state is None else seed
-        return Checkpoint(path, fingerprint(X, type(self).__name__, params, seeded_fit), self.autoencoder_)
+        owner = type(self).__name__
+        phases = (fingerprint(X, owner, pretraining, seeded_fit), fingerprint(X, owner, every, seeded_fit))
+        return Checkpoint(path, dict(zip(PHASES, phases)))
 
-    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: Checkpoint | None = None) -> TrainingLog:
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: PhaseCheckpoint | None = None) -> TrainingLog:
         """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""
         ae = self.autoencoder_.train()
         rows = self._training_rows(data, generator)
@@ -371,7 +377,9 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         kmeans = KMeans(self.n_clusters_, n_init=20, random_state=seed).fit(z)
         return kmeans.labels_, kmeans.cluster_centers_.astype(np.float32)
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
+        """The method's clustering of the pretrained ``data``; a trained phase saves its state in ``checkpoint``'s
+        ``"clustering"`` phase, so that a stopped fit resumes it."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ using the model

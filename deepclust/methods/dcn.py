@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import KMeansObjective
 from deepclust.registry import register
@@ -104,7 +105,7 @@ class DCN(DeepClusterer):
         self.init = init
         self.cluster_lr = cluster_lr
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         ae = self.autoencoder_.train()
         labels, centres = self._initial_clusters(self._embed(data), seed, self.init)
         # Each row keeps the cluster it was last assigned (the paper's s_i), starting from the initial
@@ -112,8 +113,8 @@ class DCN(DeepClusterer):
         # reassigned to its nearest one. Manifold clusters are not convex in the embedding, so their
         # nearest centres alone would undo part of them (MNIST-test seed 0: ACC 0.945 -> 0.866; DCN
         # ended at 0.846 from those, 0.909 from the labels).
-        assigned = torch.from_numpy(labels.astype(np.int64)).to(data.device)
-        sizes = torch.bincount(assigned, minlength=self.n_clusters_)
+        state = {"assigned": torch.from_numpy(labels.astype(np.int64)).to(data.device)}
+        sizes = torch.bincount(state["assigned"], minlength=self.n_clusters_)
         objective = KMeansObjective(torch.from_numpy(centres).to(data), sizes.to(data))
 
         # Unlike DEC's, this phase sees the rows themselves: the k-means loss on augmented copies
@@ -121,14 +122,16 @@ class DCN(DeepClusterer):
         def batch_loss(indices: torch.Tensor) -> torch.Tensor:
             x = data[indices]
             z = ae.encode(x)
-            return F.mse_loss(ae.decode(z), x) + self.beta / 2 * objective.loss(z, assigned[indices])
+            return F.mse_loss(ae.decode(z), x) + self.beta / 2 * objective.loss(z, state["assigned"][indices])
 
         def reassign(indices: torch.Tensor) -> None:
             with torch.no_grad():
-                assigned[indices] = objective.update(ae.encode(data[indices]))
+                state["assigned"][indices] = objective.update(ae.encode(data[indices]))
 
+        trained = torch.nn.ModuleDict({"autoencoder": ae, "objective": objective})
         self.history_["clustering"] = self._train(
             ae.parameters(), batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
             bfloat16=self._in_bfloat16(), after_step=reassign,
+            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained, state),
         )
         self.cluster_centers_ = objective.centers.cpu().numpy()

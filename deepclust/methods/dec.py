@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import StudentTObjective, soft_assignment, target_distribution
 from deepclust.registry import register
@@ -139,7 +140,7 @@ class DEC(DeepClusterer):
         """Weight of the clustering loss beside reconstruction; None: no reconstruction (DEC drops the decoder)."""
         return None
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         ae = self.autoencoder_.train()
         _, centres = self._initial_clusters(self._embed(data), seed, self.init)
         objective = StudentTObjective(torch.from_numpy(centres).to(data), self.alpha)
@@ -168,9 +169,11 @@ class DEC(DeepClusterer):
             return loss
 
         parameters = [*(ae.encoder.parameters() if gamma is None else ae.parameters()), *objective.parameters()]
+        trained = torch.nn.ModuleDict({"autoencoder": ae, "objective": objective})
         self.history_["clustering"] = self._train(
             parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
             bfloat16=self._in_bfloat16(), before_step=refresh_target,
+            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained, state),
         )
         self.cluster_centers_ = objective.centers.detach().cpu().numpy()
 

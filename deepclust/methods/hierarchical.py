@@ -7,6 +7,7 @@ import os
 import numpy as np
 import torch
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
@@ -110,7 +111,7 @@ class DeepHierarchical(DeepClusterer):
     def _check_before_training(self, n_samples: int) -> None:
         check_leaves(self)
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         self.hierarchical_ = Hierarchical(
             self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
         ).fit(self._embed(data).cpu().numpy())

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.cluster.manifold import MANIFOLDS, MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
@@ -149,7 +150,7 @@ class N2D(DeepClusterer):
         if n_samples < MIN_MANIFOLD_ROWS:
             raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a manifold, got {n_samples} sample(s)")
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         z = self._embed(data).cpu().numpy()
         found = cluster_on_manifold(
             z,

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
+from deepclust.checkpoint import Checkpoint
 from deepclust.errors import InputError
 from deepclust.methods.base import CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import MixturePrior
@@ -153,7 +154,7 @@ class VaDE(DeepClusterer):
         if n_samples < 2:  # the mixture prior's covariances need two rows; one gives a NaN ELBO
             raise InputError(f"VaDE needs at least 2 samples to fit its Gaussian mixture prior, got {n_samples} sample")
 
-    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int) -> None:
+    def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         ae = self.autoencoder_
         mean_head = ae.encoder[-1]
         if not isinstance(mean_head, nn.Linear):
@@ -181,8 +182,10 @@ class VaDE(DeepClusterer):
             return (reconstruction + self.prior_.kl(mu, logvar, sample)).mean()
 
         parameters = [*ae.parameters(), *self.logvar_head_.parameters(), *self.prior_.parameters()]
+        trained = nn.ModuleDict({"autoencoder": ae, "variance": self.logvar_head_, "prior": self.prior_})
         self.history_["clustering"] = self._train(
-            parameters, negative_elbo, len(data), generator, self.cluster_epochs, "ELBO", lr=self.cluster_lr
+            parameters, negative_elbo, len(data), generator, self.cluster_epochs, "ELBO", lr=self.cluster_lr,
+            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained),
         )
         self.cluster_centers_ = self.prior_.means.detach().cpu().numpy()
 

@@ -31,7 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from deepclust.checkpoint import Checkpoint
+from deepclust.checkpoint import PhaseCheckpoint
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.train import TrainingLog, seed_from
@@ -106,7 +106,7 @@ class DataParallelPretraining:
     it trains as the method itself does.
     """
 
-    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: Checkpoint | None = None) -> TrainingLog:
+    def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: PhaseCheckpoint | None = None) -> TrainingLog:
         ae = self.autoencoder_.train()
         rank, world = rank_and_world_size()
         device_ids = [data.device.index] if data.device.type == "cuda" else None
