@@ -340,6 +340,58 @@ def test_ddp_on_two_processes_follows_the_single_process_loss_curve(blobs, tmp_p
         assert "rank 0 (400, 20), rank 1 (399, 20)" in (tmp_path / f"shape_error{rank}.txt").read_text()
 
 
+class _Stop(Exception):
+    """Stands for both processes being stopped after the same epoch."""
+
+
+def _ddp_resume_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
+    """One of two processes: an IDEC fit with a checkpoint, stopped by both after pretraining's 4th epoch,
+    run again to the end, then compared with a fit never stopped."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from deepclust import IDEC, checkpoint
+
+    init_distributed()
+    params = dict(n_clusters=4, random_state=0, init="kmeans", cluster_epochs=3, **{**SMALL_AE, "pretrain_epochs": 6})
+    path = Path(out) / ("fit.ckpt" if rank == 0 else "elsewhere/fit.ckpt")  # rank 1's file is never read or written
+    checkpoint.SAVE_EVERY_SECONDS = 0.0
+    save, calls, stop_after = checkpoint.PhaseCheckpoint.save, [], [4]
+
+    def stopping(self, *args, **kwargs):
+        save(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) == stop_after[0]:
+            raise _Stop
+
+    checkpoint.PhaseCheckpoint.save = stopping
+    try:
+        fit_distributed(IDEC(**params, checkpoint=path), X)
+    except _Stop:
+        pass
+    assert path.is_file() == (rank == 0)
+    calls.clear()
+    stop_after[0] = None
+    resumed = fit_distributed(IDEC(**params, checkpoint=path), X)
+    assert len(calls) == 2 + 3  # pretraining's last two epochs, then the clustering phase
+    checkpoint.PhaseCheckpoint.save = save
+    whole = fit_distributed(IDEC(**params), X)
+    np.testing.assert_array_equal(resumed.labels_, whole.labels_)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.autoencoder_.state_dict().values(), whole.autoencoder_.state_dict().values()))
+    np.testing.assert_allclose(resumed.history_["pretrain"].losses[4:], whole.history_["pretrain"].losses[4:], rtol=1e-5)
+    np.save(f"{out}/resumed_labels{rank}.npy", resumed.labels_)
+    torch.distributed.destroy_process_group()
+
+
+def test_a_stopped_fit_on_two_processes_resumes_from_rank_0s_checkpoint(blobs, tmp_path):
+    X, y = blobs
+    multiprocessing.set_forkserver_preload(["deepclust"])
+    torch.multiprocessing.start_processes(_ddp_resume_worker, args=(_free_port(), X, str(tmp_path)), nprocs=2, start_method="forkserver")
+    labels = [np.load(tmp_path / f"resumed_labels{rank}.npy") for rank in (0, 1)]
+    np.testing.assert_array_equal(labels[0], labels[1])
+    assert cluster_accuracy(y, labels[0]) > 0.8  # a real clustering of the 4 blobs (0.85 at this tiny budget), not a collapsed one
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resumed_labels0.npy", "resumed_labels1.npy"]  # removed; rank 1's never made
+
+
 def test_fit_distributed_on_one_process_keeps_random_state_none(blobs):
     X, _ = blobs
     model = fit_distributed(AEKMeans(4, random_state=None, **SMALL_AE), X)

@@ -16,6 +16,12 @@ curve is the single-process one (with ``noise > 0`` each process draws its own d
 masks, so it matches in distribution only). Only pretraining — most of the training time —
 is split; the clustering phase then runs on every process alike, and every process ends
 with the same model.
+
+A ``checkpoint`` is rank 0's file: rank 0 reads it and sends what it holds to the others,
+and only rank 0 writes it, so the other processes need not see that file (another machine).
+A stopped fit, run again on the same number of processes, resumes as a single-process one does
+and ends with the same model as a fit never stopped; only the losses logged for the epochs
+before the stop are rank 0's rows' (each process logs its own share, averaged when the phase ends).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from deepclust.checkpoint import PhaseCheckpoint
+from deepclust.checkpoint import Checkpoint, PhaseCheckpoint
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.train import TrainingLog, seed_from
@@ -106,6 +112,15 @@ class DataParallelPretraining:
     it trains as the method itself does.
     """
 
+    def _checkpoint(self, X: np.ndarray, seed: int) -> Checkpoint | None:
+        """The method's checkpoint, shared by the process group (:class:`SharedCheckpoint`) when there is one."""
+        checkpoint = super()._checkpoint(X, seed)
+        if checkpoint is None or rank_and_world_size()[1] == 1:
+            return checkpoint
+        fingerprints = [checkpoint.fingerprints]
+        dist.broadcast_object_list(fingerprints, src=0)  # rank 0's file decides, for every process alike
+        return SharedCheckpoint(checkpoint.path, fingerprints[0])
+
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: PhaseCheckpoint | None = None) -> TrainingLog:
         ae = self.autoencoder_.train()
         rank, world = rank_and_world_size()
@@ -133,6 +148,37 @@ class DataParallelPretraining:
         return log
 
 
+class SharedCheckpoint(Checkpoint):
+    """A :class:`Checkpoint` of a process group: rank 0 reads the file and sends its contents (or the error
+    it raised) to every process, and only rank 0 writes and removes it."""
+
+    def saved(self, name: str) -> bytes | None:
+        if not self._file_read:
+            read: list[Any] = [None]
+            if dist.get_rank() == 0:
+                try:
+                    super().saved(name)
+                    read = [self._phases]
+                except InputError as err:
+                    read = [err]
+            dist.broadcast_object_list(read, src=0)
+            if isinstance(read[0], InputError):
+                raise read[0]
+            self._phases, self._file_read = read[0], True
+        return self._phases.get(name)
+
+    def due(self) -> bool:
+        return dist.get_rank() == 0 and super().due()
+
+    def write(self, name: str, state: bytes) -> None:
+        if dist.get_rank() == 0:
+            super().write(name, state)
+
+    def remove(self) -> None:
+        if dist.get_rank() == 0:
+            super().remove()
+
+
 def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     """Fit a deep clustering ``model`` on ``X`` with its pretraining split across the process group.
 
@@ -152,8 +198,6 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     params = model.get_params(deep=False)
     _, world = rank_and_world_size()
     if world > 1:
-        if model.checkpoint is not None:
-            raise InputError("fit_distributed: checkpoint works in one process only; give checkpoint=None for a fit across processes")
         _check_same_shape(X, world)
         params["random_state"] = _shared_seed(model.random_state)
     fitted = _data_parallel(type(model))(**params).fit(X)
