@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -301,13 +302,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
-    """One of two processes, set up as torchrun would set it up, fitting with data-parallel pretraining."""
+def _run_on_two_processes(worker: Callable[[int, int, np.ndarray, str], None], X: np.ndarray, out: Path) -> None:
+    """``worker(rank, port, X, out)`` on two processes, forked from a server that has imported deepclust once:
+    they start in a second, not two imports' time."""
+    multiprocessing.set_forkserver_preload(["deepclust"])
+    torch.multiprocessing.start_processes(worker, args=(_free_port(), X, str(out)), nprocs=2, start_method="forkserver")
+
+
+def _join_two_process_group(rank: int, port: int) -> None:
+    """Set this process up as torchrun would for rank ``rank`` of two, and join the group."""
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from deepclust.scale import init_distributed
-
     init_distributed()
+
+
+def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
+    """One of two processes fitting with data-parallel pretraining."""
+    _join_two_process_group(rank, port)
     try:
         fit_distributed(AEKMeans(4, random_state=0, **SMALL_AE), X if rank == 0 else X[:-1])
     except InputError as err:
@@ -325,9 +336,7 @@ def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
 
 def test_ddp_on_two_processes_follows_the_single_process_loss_curve(blobs, tmp_path):
     X, _ = blobs
-    # Forked from a server that has imported deepclust once: the two workers start in a second, not two imports' time.
-    multiprocessing.set_forkserver_preload(["deepclust"])
-    torch.multiprocessing.start_processes(_ddp_worker, args=(_free_port(), X, str(tmp_path)), nprocs=2, start_method="forkserver")
+    _run_on_two_processes(_ddp_worker, X, tmp_path)
     single = AEKMeans(4, random_state=0, **{**SMALL_AE, "batch_size": 65}).fit(X)
     # 400 rows in blocks of 65 (the last of 10): the processes train on 33 and 32 rows of a block.
     for rank in (0, 1):
@@ -347,11 +356,9 @@ class _Stop(Exception):
 def _ddp_resume_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
     """One of two processes: an IDEC fit with a checkpoint, stopped by both after pretraining's 4th epoch,
     run again to the end, then compared with a fit never stopped."""
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
     from deepclust import IDEC, checkpoint
 
-    init_distributed()
+    _join_two_process_group(rank, port)
     params = dict(n_clusters=4, random_state=0, init="kmeans", cluster_epochs=3, **{**SMALL_AE, "pretrain_epochs": 6})
     path = Path(out) / ("fit.ckpt" if rank == 0 else "elsewhere/fit.ckpt")  # rank 1's file is never read or written
     checkpoint.SAVE_EVERY_SECONDS = 0.0
@@ -384,8 +391,7 @@ def _ddp_resume_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
 
 def test_a_stopped_fit_on_two_processes_resumes_from_rank_0s_checkpoint(blobs, tmp_path):
     X, y = blobs
-    multiprocessing.set_forkserver_preload(["deepclust"])
-    torch.multiprocessing.start_processes(_ddp_resume_worker, args=(_free_port(), X, str(tmp_path)), nprocs=2, start_method="forkserver")
+    _run_on_two_processes(_ddp_resume_worker, X, tmp_path)
     labels = [np.load(tmp_path / f"resumed_labels{rank}.npy") for rank in (0, 1)]
     np.testing.assert_array_equal(labels[0], labels[1])
     assert cluster_accuracy(y, labels[0]) > 0.8  # a real clustering of the 4 blobs (0.85 at this tiny budget), not a collapsed one
