@@ -189,7 +189,8 @@ class Checkpoint:
         if digest != _checksum(payload):
             raise self.damaged()
         state = load_state(payload, self)
-        if not isinstance(state.get("phases"), dict) or not isinstance(state.get("created"), list):
+        expected = {"fingerprint": str, "phases": dict, "created": list}
+        if not all(isinstance(state.get(key), kind) for key, kind in expected.items()):
             raise self.damaged()
         return state
 
@@ -216,17 +217,18 @@ class PhaseCheckpoint:
         try:
             self.module.load_state_dict(state["module"])
             optimizer.load_state_dict(state["optimizer"])
-        except (KeyError, RuntimeError, ValueError) as err:  # the fingerprint matched, so only a damaged file gets here
+            generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            if "cuda_rng" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            device = next(self.module.parameters()).device
+            tensors = {key: value.to(device) for key, value in state["tensors"].items()}
+            log.losses[:] = state["losses"]
+            log.samples, log.seconds = state["samples"], state["seconds"]
+        except (AttributeError, KeyError, RuntimeError, TypeError, ValueError) as err:  # the fingerprint matched: only a damaged file
             raise self.file.damaged() from err
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if "cuda_rng" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        device = next(self.module.parameters()).device
         self.tensors.clear()
-        self.tensors.update({key: value.to(device) for key, value in state["tensors"].items()})
-        log.losses[:] = state["losses"]
-        log.samples, log.seconds = state["samples"], state["seconds"]
+        self.tensors.update(tensors)
         logger.info("%s: resuming %s after epoch %d", self.file.path, self.name, len(log.losses))
         return len(log.losses)
 
