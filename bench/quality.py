@@ -185,7 +185,7 @@ def render_quality(results: dict, command: str) -> str:
         "mean ± standard deviation over the seeds listed; seconds are wall time of the whole `fit` "
         "(pretraining included). `kmeans-raw` is scikit-learn `KMeans(n_init=10)` on the raw features. "
         "`commit` is the checked-out commit when each run finished ('+': with uncommitted changes; a process "
-        "imports the code when it starts). Every row ran with nothing else on the cores except the USPS and "
+        "imports the code when it starts). Every row ran with nothing else on the cores except the Intel USPS and "
         "MNIST-test rows of kmeans-raw, aekmeans and hierarchical, which may have shared them with other benchmark jobs, so their seconds are inflated.",
         "",
         "| cpu | dataset | method | seeds | ACC | NMI | ARI | seconds | commit |",
