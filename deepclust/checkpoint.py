@@ -40,8 +40,6 @@ SAVE_EVERY_SECONDS = 60.0
 #: of ``{"fingerprint", "created", "phases"}``, each phase's state being torch.save's bytes of its own.
 MAGIC_PREFIX = b"deepclust checkpoint "
 MAGIC = MAGIC_PREFIX + b"3\n"
-#: The phases a fit trains, in order; each saves under its name.
-PHASES = ("pretraining", "clustering")
 DIGEST_BYTES = 32
 
 logger = logging.getLogger("deepclust")
@@ -99,8 +97,8 @@ def _described(value: Any) -> Any:
 class Checkpoint:
     """One fit's checkpoint file: the last state saved by each of its training phases.
 
-    ``fingerprints`` maps each phase of ``PHASES`` to the fingerprint its state must match;
-    pretraining's is the file's own (see the module docstring).
+    ``fingerprints`` maps each phase ("pretraining", "clustering") to the fingerprint its state
+    must match; pretraining's is the file's own (see the module docstring).
     """
 
     path: Path
@@ -115,16 +113,18 @@ class Checkpoint:
     def __post_init__(self) -> None:
         self._created = missing_folders(self.path)
 
-    def phase(self, name: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor] | None = None) -> PhaseCheckpoint:
-        """The part of this file that training phase ``name`` restores and saves: ``module``'s state and ``tensors``
-        (the loop's own state, such as DEC's target distribution), which a restore replaces in place."""
-        return PhaseCheckpoint(self, name, module, {} if tensors is None else tensors)
+    def phase(
+        self, name: str, modules: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor] | None = None
+    ) -> PhaseCheckpoint:
+        """The part of this file that training phase ``name`` restores and saves: the state of ``modules`` and
+        ``tensors`` (the loop's own state, such as DEC's target distribution), which a restore replaces in place."""
+        return PhaseCheckpoint(self, name, torch.nn.ModuleDict(modules), {} if tensors is None else tensors)
 
     def saved(self, name: str) -> bytes | None:
         """The state phase ``name`` saved, from the file on the first call; None without one."""
         if not self._file_read and self.path.exists():
             content = self._read()
-            if content["fingerprint"] != self.fingerprints[PHASES[0]]:
+            if content["fingerprint"] != self.fingerprints["pretraining"]:
                 raise CheckpointOfAnotherFit(
                     f"{self.path}: a checkpoint of another fit (other data or parameters), kept as it is; give this fit "
                     "another checkpoint path, or delete that file to start training afresh"
@@ -143,9 +143,9 @@ class Checkpoint:
         """Keep ``state`` as phase ``name``'s and write the whole file atomically."""
         self._phases[name] = state
         content = {
-            "fingerprint": self.fingerprints[PHASES[0]],
+            "fingerprint": self.fingerprints["pretraining"],
             "created": [str(folder.absolute()) for folder in self._created],
-            "phases": dict(self._phases),
+            "phases": self._phases,
         }
         buffer = io.BytesIO()
         torch.save(content, buffer)
@@ -239,7 +239,7 @@ class PhaseCheckpoint:
         state = {
             "fingerprint": self.file.fingerprints[self.name],
             "module": self.module.state_dict(),
-            "tensors": dict(self.tensors),
+            "tensors": self.tensors,
             "optimizer": optimizer.state_dict(),
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
@@ -252,6 +252,13 @@ class PhaseCheckpoint:
         buffer = io.BytesIO()
         torch.save(state, buffer)
         self.file.write(self.name, buffer.getvalue())
+
+
+def phase_of(
+    checkpoint: Checkpoint | None, name: str, modules: dict[str, torch.nn.Module], tensors: dict[str, torch.Tensor] | None = None
+) -> PhaseCheckpoint | None:
+    """``checkpoint.phase(name, modules, tensors)``, or None for a fit without a checkpoint."""
+    return None if checkpoint is None else checkpoint.phase(name, modules, tensors)
 
 
 def load_state(payload: bytes, file: Checkpoint) -> dict[str, Any]:

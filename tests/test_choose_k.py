@@ -190,8 +190,8 @@ def test_density_leaves_its_layout_to_the_manifold_clustering_of_the_count_it_pi
 
     X, _ = separated_blobs(10)
     made = []
-    new_layout = manifold._new_layout
-    monkeypatch.setattr(manifold, "_new_layout", lambda *args, **kwargs: made.append(args[1]) or new_layout(*args, **kwargs))
+    new_layout = manifold._new_umap_layout
+    monkeypatch.setattr(manifold, "_new_umap_layout", lambda *args, **kwargs: made.append(args[1]) or new_layout(*args, **kwargs))
     manifold._last_layout.clear()
     assert select_n_clusters(X, criterion="density", random_state=3).best_k == 10
     shared = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap")

@@ -75,11 +75,11 @@ def umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist:
     return _kept_layout(
         z,
         ("umap", n_components, n_neighbors, min_dist, seed),
-        lambda z: _new_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed),
+        lambda z: _new_umap_layout(z, n_components, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed),
     )
 
 
-def _new_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
+def _new_umap_layout(z: np.ndarray, n_components: int, *, n_neighbors: int, min_dist: float, seed: int) -> np.ndarray:
     """UMAP's layout of ``z`` itself (see :func:`umap_layout`)."""
     from umap import UMAP  # imported here: numba compilation makes the import slow
 

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_int_tuple, check_n_clusters, check_params
-from deepclust.checkpoint import PHASES, Checkpoint, PhaseCheckpoint, check_checkpoint_path, fingerprint
+from deepclust.checkpoint import Checkpoint, PhaseCheckpoint, check_checkpoint_path, fingerprint, phase_of
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
 from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
 from deepclust.errors import InputError
@@ -207,7 +207,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
             self.autoencoder_ = self._build_autoencoder(X.shape[1]).to(self.device_)
             self._augmented_shape()  # refuses augment=True without an image shape before any training
             checkpoint = self._checkpoint(X, seed)
-            pretraining = None if checkpoint is None else checkpoint.phase("pretraining", self.autoencoder_)
+            pretraining = phase_of(checkpoint, "pretraining", {"autoencoder": self.autoencoder_})
             self.history_: dict[str, TrainingLog] = {"pretrain": self._pretrain(data, generator, pretraining)}
             self.n_clusters_ = self._choose_n_clusters(data, seed)
             self._cluster(data, generator, seed, checkpoint)
@@ -288,8 +288,9 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         every = {name: value for name, value in self.get_params(deep=False).items() if name not in ("verbose", "checkpoint")}
         seeded_fit = None if self.random_state is None else seed
         owner = type(self).__name__
-        phases = (fingerprint(X, owner, pretraining, seeded_fit), fingerprint(X, owner, every, seeded_fit))
-        return Checkpoint(path, dict(zip(PHASES, phases)))
+        return Checkpoint(
+            path, {"pretraining": fingerprint(X, owner, pretraining, seeded_fit), "clustering": fingerprint(X, owner, every, seeded_fit)}
+        )
 
     def _pretrain(self, data: torch.Tensor, generator: torch.Generator, checkpoint: PhaseCheckpoint | None = None) -> TrainingLog:
         """Reconstruction-only training of the autoencoder (mean squared error), on augmented rows when augmenting."""

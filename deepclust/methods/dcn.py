@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepclust.checkpoint import Checkpoint
+from deepclust.checkpoint import Checkpoint, phase_of
 from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import KMeansObjective
 from deepclust.registry import register
@@ -128,10 +128,9 @@ class DCN(DeepClusterer):
             with torch.no_grad():
                 state["assigned"][indices] = objective.update(ae.encode(data[indices]))
 
-        trained = torch.nn.ModuleDict({"autoencoder": ae, "objective": objective})
         self.history_["clustering"] = self._train(
             ae.parameters(), batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
             bfloat16=self._in_bfloat16(), after_step=reassign,
-            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained, state),
+            checkpoint=phase_of(checkpoint, "clustering", {"autoencoder": ae, "objective": objective}, state),
         )
         self.cluster_centers_ = objective.centers.cpu().numpy()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepclust.checkpoint import Checkpoint
+from deepclust.checkpoint import Checkpoint, phase_of
 from deepclust.methods.base import CLUSTER_INITS, CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import StudentTObjective, soft_assignment, target_distribution
 from deepclust.registry import register
@@ -169,11 +169,10 @@ class DEC(DeepClusterer):
             return loss
 
         parameters = [*(ae.encoder.parameters() if gamma is None else ae.parameters()), *objective.parameters()]
-        trained = torch.nn.ModuleDict({"autoencoder": ae, "objective": objective})
         self.history_["clustering"] = self._train(
             parameters, batch_loss, len(data), generator, self.cluster_epochs, "clustering", lr=self.cluster_lr,
             bfloat16=self._in_bfloat16(), before_step=refresh_target,
-            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained, state),
+            checkpoint=phase_of(checkpoint, "clustering", {"autoencoder": ae, "objective": objective}, state),
         )
         self.cluster_centers_ = objective.centers.detach().cpu().numpy()
 

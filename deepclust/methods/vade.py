@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 from torch import nn
 
-from deepclust.checkpoint import Checkpoint
+from deepclust.checkpoint import Checkpoint, phase_of
 from deepclust.errors import InputError
 from deepclust.methods.base import CLUSTER_PHASE_CONSTRAINTS, DeepClusterer
 from deepclust.objectives import MixturePrior
@@ -182,10 +182,10 @@ class VaDE(DeepClusterer):
             return (reconstruction + self.prior_.kl(mu, logvar, sample)).mean()
 
         parameters = [*ae.parameters(), *self.logvar_head_.parameters(), *self.prior_.parameters()]
-        trained = nn.ModuleDict({"autoencoder": ae, "variance": self.logvar_head_, "prior": self.prior_})
+        trained = {"autoencoder": ae, "variance": self.logvar_head_, "prior": self.prior_}
         self.history_["clustering"] = self._train(
             parameters, negative_elbo, len(data), generator, self.cluster_epochs, "ELBO", lr=self.cluster_lr,
-            checkpoint=None if checkpoint is None else checkpoint.phase("clustering", trained),
+            checkpoint=phase_of(checkpoint, "clustering", trained),
         )
         self.cluster_centers_ = self.prior_.means.detach().cpu().numpy()
 
