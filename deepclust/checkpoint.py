@@ -13,7 +13,9 @@ of clusters). A fit that finds a file of other data or parameters refuses it, ra
 the wrong run or overwrite what the user may still want. The clustering phase's state carries a
 fingerprint of every parameter: a fit that differs only there (``n_clusters``, ``cluster_lr``,
 ``gamma`` ...) resumes the pretraining, which would be the same, and starts its clustering phase
-afresh. The file carries a checksum of its contents, so a damaged one is refused too.
+afresh. A resumed clustering phase does not make its start again (k-means, or a manifold layout that
+takes minutes on large data): the restore replaces it. The file carries a checksum of its contents,
+so a damaged one is refused too.
 """
 
 from __future__ import annotations
@@ -135,6 +137,15 @@ class Checkpoint:
         self._file_read = True
         return self._phases.get(name)
 
+    def state(self, name: str) -> dict[str, Any] | None:
+        """The state phase ``name`` saved for this fit's parameters, loaded; None without one, or with one of
+        other parameters (another clustering phase of the same pretraining)."""
+        payload = self.saved(name)
+        if payload is None:
+            return None
+        state = load_state(payload, self)
+        return state if state.get("fingerprint") == self.fingerprints[name] else None
+
     def due(self) -> bool:
         """Whether ``SAVE_EVERY_SECONDS`` have passed since the last save (or restore)."""
         return time.monotonic() - self._last_save >= SAVE_EVERY_SECONDS
@@ -207,12 +218,10 @@ class PhaseCheckpoint:
     def restore(self, optimizer: torch.optim.Optimizer, log: Any, generator: torch.Generator) -> int:
         """Load the saved state into ``module``, ``tensors``, ``optimizer``, ``log`` and the random generators;
         returns the epochs done (0 without a saved state, or with one of other clustering parameters)."""
-        payload = self.file.saved(self.name)
-        if payload is None:
-            return 0
-        state = load_state(payload, self.file)
-        if state.get("fingerprint") != self.file.fingerprints[self.name]:
-            logger.info("%s: the saved %s is of other parameters; starting it afresh", self.file.path, self.name)
+        state = self.file.state(self.name)
+        if state is None:
+            if self.file.saved(self.name) is not None:
+                logger.info("%s: the saved %s is of other parameters; starting it afresh", self.file.path, self.name)
             return 0
         try:
             self.module.load_state_dict(state["module"])

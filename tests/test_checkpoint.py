@@ -118,8 +118,12 @@ def test_a_stop_in_the_clustering_phase_resumes_it_and_ends_as_if_never_stopped(
     assert saved[-3:] == [20, 1, 2]  # pretraining ended, then two clustering epochs
 
     saved.clear()
+    starts = []
+    initial_clusters = method._initial_clusters
+    monkeypatch.setattr(method, "_initial_clusters", lambda *args: starts.append(1) or initial_clusters(*args))
     model = method(**model_params, checkpoint=path).fit(X)
     assert saved == [3, 4]  # only the clustering epochs left
+    assert starts == []  # the restored phase replaces the start, so none was made
     for phase in ("pretrain", "clustering"):
         assert model.history_[phase].losses == pytest.approx(whole.history_[phase].losses, rel=1e-6)
     assert same_weights(model.autoencoder_, whole.autoencoder_)

@@ -107,7 +107,7 @@ class DCN(DeepClusterer):
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         ae = self.autoencoder_.train()
-        labels, centres = self._initial_clusters(self._embed(data), seed, self.init)
+        labels, centres = self._phase_start(data, seed, self.init, checkpoint)
         # Each row keeps the cluster it was last assigned (the paper's s_i), starting from the initial
         # clustering's labels: the network step pulls it towards that centroid, then the row is
         # reassigned to its nearest one. Manifold clusters are not convex in the embedding, so their

@@ -142,7 +142,7 @@ class DEC(DeepClusterer):
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         ae = self.autoencoder_.train()
-        _, centres = self._initial_clusters(self._embed(data), seed, self.init)
+        _, centres = self._phase_start(data, seed, self.init, checkpoint)
         objective = StudentTObjective(torch.from_numpy(centres).to(data), self.alpha)
         gamma = self._clustering_weight()
         state: dict[str, torch.Tensor] = {}

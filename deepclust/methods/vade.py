@@ -161,7 +161,9 @@ class VaDE(DeepClusterer):
             raise InputError(f"VaDE needs an encoder that ends in a linear layer; architecture={self.architecture!r} does not")
         body = ae.encoder[:-1]
         z = self._embed(data)
-        self.prior_ = MixturePrior(*self._initial_mixture(z, seed)).to(data.device)
+        # A resumed phase restores the prior, so its start (a manifold layout on large data) is not made again.
+        prior = self._blank_prior() if self._clustering_resumes(checkpoint) else MixturePrior(*self._initial_mixture(z, seed))
+        self.prior_ = prior.to(data.device)
         # q(z|x) starts narrow: a hundredth of the embedding's spread, so early samples stay near the mean.
         self.logvar_head_ = nn.Linear(mean_head.in_features, mean_head.out_features).to(data.device)
         nn.init.zeros_(self.logvar_head_.weight)
@@ -212,13 +214,17 @@ class VaDE(DeepClusterer):
         sizes = np.maximum(counts, 1)
         return sizes / sizes.sum(), means, covariances + floor * np.eye(dim)
 
-    def _state_modules(self) -> dict[str, Callable[[], nn.Module]]:
+    def _blank_prior(self) -> MixturePrior:
+        """A prior of the fitted shapes, for a saved state to fill: equal weights, zero means, unit variances."""
         k, d = self.n_clusters_, self.embedding_dim
+        return MixturePrior(np.ones(k) / k, np.zeros((k, d)), np.ones((k, d)))
+
+    def _state_modules(self) -> dict[str, Callable[[], nn.Module]]:
         ae = self._build_autoencoder(self.n_features_in_)
         return {
             "autoencoder_": lambda: ae,
-            "prior_": lambda: MixturePrior(np.ones(k) / k, np.zeros((k, d)), np.ones((k, d))),
-            "logvar_head_": lambda: nn.Linear(ae.encoder[-1].in_features, d),
+            "prior_": self._blank_prior,
+            "logvar_head_": lambda: nn.Linear(ae.encoder[-1].in_features, self.embedding_dim),
         }
 
     @torch.no_grad()
