@@ -323,6 +323,10 @@ def _ddp_worker(rank: int, port: int, X: np.ndarray, out: str) -> None:
         fit_distributed(AEKMeans(4, random_state=0, **SMALL_AE), X if rank == 0 else X[:-1])
     except InputError as err:
         Path(f"{out}/shape_error{rank}.txt").write_text(str(err))
+    try:  # a parameter only rank 1 refuses: its checkpoint path is a folder
+        fit_distributed(AEKMeans(4, random_state=0, checkpoint=Path(out) / ("fit.ckpt" if rank == 0 else ""), **SMALL_AE), X)
+    except InputError as err:
+        Path(f"{out}/parameter_error{rank}.txt").write_text(str(err))
     model = fit_distributed(AEKMeans(4, random_state=0, **{**SMALL_AE, "batch_size": 65}), X)
     assert type(model) is AEKMeans
     np.save(f"{out}/losses{rank}.npy", model.history_["pretrain"].losses)
@@ -347,6 +351,7 @@ def test_ddp_on_two_processes_follows_the_single_process_loss_curve(blobs, tmp_p
     np.testing.assert_array_equal(np.load(tmp_path / "unseeded_labels0.npy"), np.load(tmp_path / "unseeded_labels1.npy"))
     for rank in (0, 1):
         assert "rank 0 (400, 20), rank 1 (399, 20)" in (tmp_path / f"shape_error{rank}.txt").read_text()
+        assert (tmp_path / f"parameter_error{rank}.txt").read_text().startswith(f"fit_distributed: rank 1: AEKMeans: checkpoint {tmp_path} is a folder")
 
 
 class _Stop(Exception):

@@ -184,8 +184,8 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
 
     Call it in every process (after :func:`init_distributed`); each ends with the same fitted
     ``model``, still an instance of its own class (so ``deepclust.save`` takes it), with its
-    parameters unchanged. Every process must hold the same ``X`` (the shapes are compared
-    first); a ``random_state`` that is not an int is replaced, for this fit, by one seed drawn
+    parameters unchanged. Every process must hold the same ``X`` and accept the parameters (both
+    are compared first, so a refusal on one process is an InputError on all, not a wait); a ``random_state`` that is not an int is replaced, for this fit, by one seed drawn
     on rank 0, so that all processes fit the same model. Without a process group it is
     ``model.fit(X)``.
 
@@ -198,23 +198,36 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     params = model.get_params(deep=False)
     _, world = rank_and_world_size()
     if world > 1:
-        _check_same_shape(X, world)
+        _check_alike(model, X, world)
         params["random_state"] = _shared_seed(model.random_state)
     fitted = _data_parallel(type(model))(**params).fit(X)
     model.__dict__.update({name: value for name, value in vars(fitted).items() if name not in params})
     return model
 
 
-def _check_same_shape(X: Any, world: int) -> None:
-    """An InputError, on every process alike, unless all processes hold data of the same shape.
+def _check_alike(model: DeepClusterer, X: Any, world: int) -> None:
+    """An InputError, on every process alike, unless all processes hold data of the same shape and
+    accept the model's parameters (a checkpoint path one process cannot write, a device it lacks).
 
-    Different shapes would otherwise abort the processes inside the collective calls of training.
+    Either would otherwise fail on some processes only, and the others wait in training's
+    collective calls until the group's timeout.
     """
-    shapes: list[Any] = [None] * world
-    dist.all_gather_object(shapes, tuple(np.shape(X)))
+    try:
+        model.check_parameters()
+        refused = None
+    except InputError as err:
+        refused = str(err)
+    found: list[Any] = [None] * world
+    dist.all_gather_object(found, (tuple(np.shape(X)), refused))
+    shapes = [shape for shape, _ in found]
     if len(set(shapes)) > 1:
         held = ", ".join(f"rank {rank} {shape}" for rank, shape in enumerate(shapes))
         raise InputError(f"fit_distributed: every process must hold the same X (rows, features), but they hold {held}")
+    refusals = {rank: message for rank, (_, message) in enumerate(found) if message is not None}
+    if len(refusals) == world and len(set(refusals.values())) == 1:
+        raise InputError(refusals[0])  # the same refusal everywhere: a parameter wrong for every process
+    if refusals:
+        raise InputError("fit_distributed: " + "; ".join(f"rank {rank}: {message}" for rank, message in refusals.items()))
 
 
 def _shared_seed(random_state: Any) -> Any:
