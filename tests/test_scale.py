@@ -351,7 +351,8 @@ def test_ddp_on_two_processes_follows_the_single_process_loss_curve(blobs, tmp_p
     np.testing.assert_array_equal(np.load(tmp_path / "unseeded_labels0.npy"), np.load(tmp_path / "unseeded_labels1.npy"))
     for rank in (0, 1):
         assert "rank 0 (400, 20), rank 1 (399, 20)" in (tmp_path / f"shape_error{rank}.txt").read_text()
-        assert (tmp_path / f"parameter_error{rank}.txt").read_text().startswith(f"fit_distributed: rank 1: AEKMeans: checkpoint {tmp_path} is a folder")
+        refused = (tmp_path / f"parameter_error{rank}.txt").read_text()
+        assert refused.startswith(f"fit_distributed: rank 1: AEKMeans: checkpoint {tmp_path} is a folder")
 
 
 class _Stop(Exception):

@@ -185,9 +185,9 @@ def fit_distributed(model: DeepClusterer, X: Any) -> DeepClusterer:
     Call it in every process (after :func:`init_distributed`); each ends with the same fitted
     ``model``, still an instance of its own class (so ``deepclust.save`` takes it), with its
     parameters unchanged. Every process must hold the same ``X`` and accept the parameters (both
-    are compared first, so a refusal on one process is an InputError on all, not a wait); a ``random_state`` that is not an int is replaced, for this fit, by one seed drawn
-    on rank 0, so that all processes fit the same model. Without a process group it is
-    ``model.fit(X)``.
+    are compared first, so a refusal on one process is an InputError on all, not a wait); a
+    ``random_state`` that is not an int is replaced, for this fit, by one seed drawn on rank 0,
+    so that all processes fit the same model. Without a process group it is ``model.fit(X)``.
 
     >>> from deepclust import IDEC
     >>> from deepclust.scale import fit_distributed
