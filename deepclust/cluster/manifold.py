@@ -33,6 +33,9 @@ MIN_MANIFOLD_ROWS = 4
 MANIFOLDS = ("auto", "umap", "tsne")
 #: t-SNE's perplexity (scikit-learn's default); 20, 40 and 50 each scored lower on digits.
 TSNE_PERPLEXITY = 30.0
+#: New rows reach a manifold through this many nearest training rows: fewer smear a row less across
+#: cluster borders (see :class:`deepclust.N2D`).
+INTERPOLATION_NEIGHBOURS = 5
 
 
 def manifold_learner(manifold: str, n_rows: int) -> str:
@@ -117,6 +120,36 @@ def _new_tsne_layout(z: np.ndarray, *, seed: int) -> np.ndarray:
     return TSNE(2, perplexity=perplexity, init=init, random_state=seed).fit_transform(z).astype(np.float64)
 
 
+def manifold_layout(
+    z: np.ndarray,
+    n_clusters: int,
+    *,
+    seed: int,
+    manifold: str = "auto",
+    n_components: int | None = None,
+    n_neighbors: int = 20,
+    min_dist: float = 0.0,
+) -> np.ndarray:
+    """The rows of ``z`` on the manifold ``manifold`` (one of ``MANIFOLDS``): t-SNE's 2-d map, or UMAP's
+    ``n_components`` (one per cluster when None) with ``n_neighbors`` and ``min_dist``."""
+    if manifold_learner(manifold, len(z)) == "tsne":
+        return tsne_layout(z, seed=seed)
+    return umap_layout(z, n_components or n_clusters, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
+
+
+def interpolated_layout(z: np.ndarray, training_embedding: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """Manifold coordinates of embedded rows ``z``: the inverse-distance mean of the ``layout`` coordinates of
+    their ``INTERPOLATION_NEIGHBOURS`` nearest rows of ``training_embedding``; a training row keeps its own."""
+    k = min(INTERPOLATION_NEIGHBOURS, len(training_embedding))
+    distances, neighbours = NearestNeighbors(n_neighbors=k).fit(training_embedding).kneighbors(z)
+    exact = distances[:, 0] == 0
+    weights = 1.0 / np.maximum(distances, 1e-12)
+    weights /= weights.sum(axis=1, keepdims=True)
+    coordinates = np.einsum("nk,nkd->nd", weights, layout[neighbours])
+    coordinates[exact] = layout[neighbours[exact, 0]]
+    return coordinates
+
+
 @dataclass(frozen=True, eq=False)
 class ManifoldClusters:
     """Outcome of :func:`cluster_on_manifold`.
@@ -158,10 +191,9 @@ def cluster_on_manifold(
     ``n_neighbors`` and ``min_dist``; t-SNE a 2-d map. The mixture keeps the most likely of
     ``n_init`` restarts (why 5: :class:`deepclust.N2D`'s ``gmm_n_init``).
     """
-    if manifold_learner(manifold, len(z)) == "tsne":
-        layout = tsne_layout(z, seed=seed)
-    else:
-        layout = umap_layout(z, n_components or n_clusters, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
+    layout = manifold_layout(
+        z, n_clusters, seed=seed, manifold=manifold, n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist
+    )
     mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
     labels = mixture.predict(layout)
     centres = [

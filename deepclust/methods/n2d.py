@@ -17,15 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.neighbors import NearestNeighbors
 
 from deepclust.checkpoint import Checkpoint
-from deepclust.cluster.manifold import MANIFOLDS, MIN_MANIFOLD_ROWS, cluster_on_manifold
+from deepclust.cluster.manifold import MANIFOLDS, MIN_MANIFOLD_ROWS, cluster_on_manifold, interpolated_layout
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
-
-INTERPOLATION_NEIGHBOURS = 5  # fewer smear a new row less across cluster borders (see N2D's docstring)
 
 
 @register("n2d", "Autoencoder, then UMAP (t-SNE below 5,000 rows) of the embedding, then a Gaussian mixture (N2D).")
@@ -169,17 +166,8 @@ class N2D(DeepClusterer):
         self.cluster_centers_ = found.centres
 
     def _to_manifold(self, z: np.ndarray) -> np.ndarray:
-        """Manifold coordinates of embedded rows: inverse-distance mean over their nearest training rows."""
-        k = min(INTERPOLATION_NEIGHBOURS, len(self.training_embedding_))
-        distances, neighbours = (
-            NearestNeighbors(n_neighbors=k).fit(self.training_embedding_).kneighbors(z)
-        )
-        exact = distances[:, 0] == 0
-        weights = 1.0 / np.maximum(distances, 1e-12)
-        weights /= weights.sum(axis=1, keepdims=True)
-        coordinates = np.einsum("nk,nkd->nd", weights, self.manifold_[neighbours])
-        coordinates[exact] = self.manifold_[neighbours[exact, 0]]  # a training row keeps its own place
-        return coordinates
+        """Manifold coordinates of embedded rows (see the class docstring)."""
+        return interpolated_layout(z, self.training_embedding_, self.manifold_)
 
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.gmm_.predict(self._to_manifold(z.cpu().numpy()))).to(z.device)
