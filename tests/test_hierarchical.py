@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -122,6 +123,18 @@ def test_subset_predict_on_training_data_equals_labels(linkage, metric):
     assert cluster_accuracy(y, model.labels_) >= 0.99
     again = Hierarchical(n_clusters=4, linkage=linkage, metric=metric, max_points=300, random_state=0).fit(X)
     np.testing.assert_array_equal(again.labels_, model.labels_)
+
+
+def test_repeated_rows_are_condensed_without_a_kmeans_warning():
+    """A manifold packs rows onto one point: more rows than max_points, but fewer distinct ones."""
+    X, y = make_blobs(n_samples=200, n_features=3, centers=4, cluster_std=0.5, random_state=1)
+    X, y = np.repeat(X, 5, axis=0), np.repeat(y, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # k-means warned "Number of distinct clusters (200) found smaller than n_clusters (300)"
+        model = Hierarchical(n_clusters=4, max_points=300, random_state=0).fit(X)
+    assert len(model.representatives_) == 200
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert cluster_accuracy(y, model.labels_) >= 0.99
 
 
 def test_predict_assigns_new_points_to_the_nearest_blob(blobs):

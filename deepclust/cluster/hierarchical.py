@@ -143,9 +143,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         self._kmeans = None
         self.representatives_ = Z
         if len(Z) > self.max_points:
-            seed = check_random_state(self.random_state)
-            self._kmeans = KMeans(self.max_points, init="random", n_init=1, max_iter=1, random_state=seed).fit(Z)
-            self.representatives_ = self._kmeans.cluster_centers_
+            micro_labels = self._condense(Z)
         # Rows are unit length in the metric space for cosine and correlation, centres need not
         # be: the cosine distance ignores their length.
         distances = pdist(self.representatives_, "cosine" if self.metric in ("cosine", "correlation") else "euclidean")
@@ -155,10 +153,7 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         flat = cut_tree(self.linkage_matrix_, n_clusters=self._n_cut())[:, 0]
         self.representative_labels_ = np.unique(flat, return_inverse=True)[1].astype(np.intp)
         self.n_clusters_ = int(self.representative_labels_.max()) + 1
-        if self._kmeans is None:
-            self.labels_ = self.representative_labels_
-        else:
-            self.labels_ = self.representative_labels_[self._kmeans.labels_]
+        self.labels_ = self.representative_labels_ if self._kmeans is None else self.representative_labels_[micro_labels]
         counts = np.bincount(self.labels_, minlength=self.n_clusters_)[:, None]
         sums = np.zeros((self.n_clusters_, X.shape[1]))
         np.add.at(sums, self.labels_, X)
@@ -250,6 +245,23 @@ class Hierarchical(ClusterMixin, BaseEstimator):
                 f"(row {int(np.flatnonzero(norms == 0)[0])}); drop them or use metric='euclidean'"
             )
         return X / norms
+
+    def _condense(self, Z: np.ndarray) -> np.ndarray:
+        """Fit ``max_points`` k-means micro-clusters of ``Z`` as the tree's representatives; returns each row's.
+
+        k-means runs on the distinct rows, each weighted by its count and in the rows' own order (so without
+        duplicates it is the k-means of ``Z``): duplicates, such as rows a manifold packs onto one point,
+        would otherwise become coinciding centres, which k-means warns of.
+        """
+        distinct, first, inverse, counts = np.unique(Z, axis=0, return_index=True, return_inverse=True, return_counts=True)
+        order = np.argsort(first)
+        position = np.empty_like(order)
+        position[order] = np.arange(len(order))
+        self._kmeans = KMeans(
+            min(self.max_points, len(order)), init="random", n_init=1, max_iter=1, random_state=check_random_state(self.random_state)
+        ).fit(distinct[order], sample_weight=counts[order])
+        self.representatives_ = self._kmeans.cluster_centers_
+        return self._kmeans.labels_[position[inverse.ravel()]]
 
     def _nearest_label(self, Z: np.ndarray) -> np.ndarray:
         """Label of each row's representative; ``Z`` is in the metric space."""
