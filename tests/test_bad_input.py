@@ -145,7 +145,7 @@ def test_fewer_clusters_than_asked_for_is_a_warning():
         (lambda: N2D(**TINY), GOOD[:3], "N2D needs at least 4 samples"),
         (lambda: VaDE(**{**TINY, "n_clusters": 1}), GOOD[:1], "VaDE needs at least 2 samples"),
         (lambda: DeepHierarchical(**{**TINY, "n_clusters": 5, "max_points": 3}), GOOD, "n_clusters=5 is larger than max_points=3"),
-        (lambda: DeepHierarchical(**TINY, manifold="pca"), GOOD, r"manifold must be one of \['auto', 'umap', 'tsne', 'none'\], got 'pca'"),
+        (lambda: DeepHierarchical(**TINY, manifold="pca"), GOOD, r"manifold must be one of \[.*'none'\], got 'pca'"),
     ],
 )
 def test_what_a_method_cannot_fit_is_refused_before_pretraining(make, X, message):

@@ -257,9 +257,9 @@ class Hierarchical(ClusterMixin, BaseEstimator):
         order = np.argsort(first)
         position = np.empty_like(order)
         position[order] = np.arange(len(order))
-        self._kmeans = KMeans(
-            min(self.max_points, len(order)), init="random", n_init=1, max_iter=1, random_state=check_random_state(self.random_state)
-        ).fit(distinct[order], sample_weight=counts[order])
+        seed = check_random_state(self.random_state)
+        self._kmeans = KMeans(min(self.max_points, len(order)), init="random", n_init=1, max_iter=1, random_state=seed)
+        self._kmeans.fit(distinct[order], sample_weight=counts[order])
         self.representatives_ = self._kmeans.cluster_centers_
         return self._kmeans.labels_[position[inverse.ravel()]]
 

@@ -1,4 +1,5 @@
-"""DeepHierarchical: pretrain an autoencoder, then agglomerative clustering of N2D's manifold of its embedding (or of the embedding)."""
+"""DeepHierarchical: pretrain an autoencoder, then agglomerative clustering of N2D's manifold of its embedding
+(or of the embedding itself)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from deepclust.registry import register
 TREE_SPACES = (*MANIFOLDS, "none")
 
 
-@register("hierarchical", "Autoencoder pretraining, then hierarchical (agglomerative) clustering of N2D's manifold of the embedding.")
+@register(
+    "hierarchical", "Autoencoder pretraining, then hierarchical (agglomerative) clustering of N2D's manifold of the embedding."
+)
 class DeepHierarchical(DeepClusterer):
     """Autoencoder + hierarchical clustering (scikit-learn API).
 
@@ -46,7 +49,7 @@ class DeepHierarchical(DeepClusterer):
     linkage : {"ward", "single", "complete", "average"}
         Linkage of the tree; ward needs ``metric="euclidean"``.
     metric : {"euclidean", "cosine", "correlation", "mahalanobis"}
-        Distance between embedded rows.
+        Distance between rows where the tree is built: their manifold coordinates, or their embedding.
     max_points : int
         Largest number of tree leaves; larger data is first condensed by k-means.
 
@@ -74,7 +77,8 @@ class DeepHierarchical(DeepClusterer):
     >>> labels = DeepHierarchical(n_clusters=10, pretrain_epochs=5, random_state=0).fit_predict(X)
     """
 
-    _constraints = {"max_points": (int, 2, None), "manifold": ("choice", TREE_SPACES)}  # linkage and metric: check_linkage_metric in check_parameters
+    # linkage and metric: check_linkage_metric in check_parameters
+    _constraints = {"max_points": (int, 2, None), "manifold": ("choice", TREE_SPACES)}
     _state_classes = (Hierarchical,)
 
     def __init__(
