@@ -7,6 +7,7 @@ import hashlib
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.manifold import TSNE
@@ -174,26 +175,15 @@ class ManifoldClusters:
 
 
 def cluster_on_manifold(
-    z: np.ndarray,
-    n_clusters: int,
-    *,
-    seed: int,
-    manifold: str = "auto",
-    n_components: int | None = None,
-    n_neighbors: int = 20,
-    min_dist: float = 0.0,
-    covariance: str = "full",
-    n_init: int = 5,
+    z: np.ndarray, n_clusters: int, *, seed: int, covariance: str = "full", n_init: int = 5, **layout_params: Any
 ) -> ManifoldClusters:
     """N2D's clustering of the embedded rows ``z``: a manifold, then a Gaussian mixture.
 
-    ``manifold`` is one of ``MANIFOLDS``. UMAP lays out ``n_components`` (or one per cluster) with
-    ``n_neighbors`` and ``min_dist``; t-SNE a 2-d map. The mixture keeps the most likely of
-    ``n_init`` restarts (why 5: :class:`deepclust.N2D`'s ``gmm_n_init``).
+    The manifold is :func:`manifold_layout`'s, with ``layout_params`` (``manifold``, ``n_components``,
+    ``n_neighbors``, ``min_dist``). The mixture keeps the most likely of ``n_init`` restarts (why 5:
+    :class:`deepclust.N2D`'s ``gmm_n_init``).
     """
-    layout = manifold_layout(
-        z, n_clusters, seed=seed, manifold=manifold, n_components=n_components, n_neighbors=n_neighbors, min_dist=min_dist
-    )
+    layout = manifold_layout(z, n_clusters, seed=seed, **layout_params)
     mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
     labels = mixture.predict(layout)
     centres = [
