@@ -204,7 +204,7 @@ def test_deep_hierarchical_places_new_rows_on_its_manifold(digits, one_torch_thr
     held_out = np.random.default_rng(0).permutation(len(X))[:400]
     fitted = np.setdiff1d(np.arange(len(X)), held_out)
     model = DeepHierarchical(**REDUCED).fit(X[fitted])
-    # Observed ACC 0.899 on the held-out rows (0.892 on the fitted ones).
+    # Observed ACC 0.873 on these held-out rows (0.902 on the fitted ones).
     assert cluster_accuracy(y[held_out], model.predict(X[held_out])) >= 0.85
 
 

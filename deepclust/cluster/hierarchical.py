@@ -31,6 +31,8 @@ from deepclust.errors import InputError
 
 LINKAGES: tuple[str, ...] = ("ward", "single", "complete", "average")
 METRICS: tuple[str, ...] = ("euclidean", "cosine", "correlation", "mahalanobis")
+#: Rows per step of the mini-batch k-means that condenses large data into micro-clusters.
+MICRO_BATCH = 4096
 
 
 def check_linkage_metric(estimator: Any) -> None:
@@ -42,10 +44,6 @@ def check_linkage_metric(estimator: Any) -> None:
             f"ward needs metric='euclidean', and metric={estimator.metric!r} works with linkage in "
             f"{list(LINKAGES[1:])}"
         )
-
-
-#: Rows per step of the mini-batch k-means that condenses large data into micro-clusters.
-MICRO_BATCH = 4096
 
 
 def check_leaves(estimator: Any) -> None:

@@ -280,14 +280,14 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         depends on: the rows, the method, :class:`DeepClusterer`'s parameters but those of ``NOT_PRETRAINING``,
         and the seed (none for ``random_state=None``, whose fit may resume any unseeded run's pretraining); the
         clustering phase's hashes every parameter but ``verbose`` and ``checkpoint``."""
-        path = check_checkpoint_path(self.checkpoint, type(self).__name__)
+        owner = type(self).__name__
+        path = check_checkpoint_path(self.checkpoint, owner)
         if path is None:
             return None
         names = inspect.signature(DeepClusterer.__init__).parameters
         pretraining = {name: getattr(self, name) for name in names if name not in ("self", *NOT_PRETRAINING)}
         every = {name: value for name, value in self.get_params(deep=False).items() if name not in ("verbose", "checkpoint")}
         seeded_fit = None if self.random_state is None else seed
-        owner = type(self).__name__
         return Checkpoint(
             path, {"pretraining": fingerprint(X, owner, pretraining, seeded_fit), "clustering": fingerprint(X, owner, every, seeded_fit)}
         )

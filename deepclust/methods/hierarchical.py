@@ -10,6 +10,7 @@ import torch
 
 from deepclust.checkpoint import Checkpoint
 from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
+from deepclust.cluster.kmeans import cluster_means
 from deepclust.cluster.manifold import MANIFOLDS, MIN_MANIFOLD_ROWS, interpolated_layout, manifold_layout
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
@@ -147,9 +148,8 @@ class DeepHierarchical(DeepClusterer):
             self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
         ).fit(z if self.manifold_ is None else self.manifold_)
         self.n_clusters_ = self.hierarchical_.n_clusters_
-        labels = self.hierarchical_.labels_
-        # Centres live in the autoencoder's embedding, like every method's.
-        self.cluster_centers_ = np.stack([z[labels == c].mean(axis=0) for c in range(self.n_clusters_)]).astype(np.float32)
+        # Centres live in the autoencoder's embedding, like every method's; every cluster of the cut holds rows.
+        self.cluster_centers_ = cluster_means(z, self.hierarchical_.labels_, np.zeros((self.n_clusters_, z.shape[1]), np.float32))
 
     def _assign(self, z: torch.Tensor) -> torch.Tensor:
         rows = z.cpu().numpy()
