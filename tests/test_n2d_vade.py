@@ -72,6 +72,27 @@ def test_tsne_maps_the_smallest_inputs(n_rows, n_features):
     assert set(found.labels) <= {0, 1}
 
 
+def test_manifold_centres_are_cluster_means_and_an_empty_component_takes_its_nearest_row(monkeypatch):
+    """A component that wins no row still gets a centre: the embedding of the row nearest its mean on the map."""
+    from sklearn.mixture import GaussianMixture
+
+    from deepclust.cluster import manifold
+
+    class ThirdComponentEmpty(GaussianMixture):
+        def predict(self, X):
+            return np.minimum(super().predict(X), 1)
+
+    rng = np.random.default_rng(0)
+    z = np.concatenate([rng.normal(c, 0.1, size=(20, 3)) for c in (0.0, 5.0, 10.0)]).astype(np.float32)
+    monkeypatch.setattr(manifold, "GaussianMixture", ThirdComponentEmpty)
+    found = manifold.cluster_on_manifold(z, 3, seed=0, manifold="tsne")
+    assert found.centres.dtype == np.float32
+    for c in (0, 1):
+        np.testing.assert_allclose(found.centres[c], z[found.labels == c].mean(axis=0), rtol=1e-5)
+    nearest = ((found.layout - found.mixture.means_[2]) ** 2).sum(axis=1).argmin()
+    np.testing.assert_array_equal(found.centres[2], z[nearest])
+
+
 @pytest.mark.parametrize("n_rows", [4, 12, 30])
 def test_n2d_fits_the_fewest_rows_on_either_manifold(n_rows):
     """A mixture of a few rows on t-SNE's widely spread map is fitted in float64; in float32 it failed at 12 rows."""

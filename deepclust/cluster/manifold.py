@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.manifold import TSNE
+from sklearn.metrics import pairwise_distances_argmin
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
+from deepclust.cluster.kmeans import cluster_means
 from deepclust.train import torch_threads_kept
 
 #: UMAP's layout epochs below ``SMALL_DATA_ROWS`` rows (UMAP's own default), where they are cheap and
@@ -186,8 +188,6 @@ def cluster_on_manifold(
     layout = manifold_layout(z, n_clusters, seed=seed, **layout_params)
     mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
     labels = mixture.predict(layout)
-    centres = [
-        z[labels == c].mean(axis=0) if np.any(labels == c) else z[((layout - mixture.means_[c]) ** 2).sum(axis=1).argmin()]
-        for c in range(n_clusters)
-    ]
-    return ManifoldClusters(layout, mixture, labels, np.stack(centres).astype(np.float32))
+    # An empty component's centre is the embedding of the row nearest its mean on the manifold.
+    nearest_rows = pairwise_distances_argmin(mixture.means_, layout)
+    return ManifoldClusters(layout, mixture, labels, cluster_means(z, labels, z[nearest_rows]))
