@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
 
 from deepclust import N2D, VaDE, InputError
 from deepclust.metrics import cluster_accuracy
@@ -70,6 +71,18 @@ def test_tsne_maps_the_smallest_inputs(n_rows, n_features):
     found = cluster_on_manifold(z, 2, seed=0, manifold="tsne")
     assert found.layout.shape == (n_rows, 2) and np.isfinite(found.layout).all()
     assert set(found.labels) <= {0, 1}
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied", "diag", "spherical"])
+def test_a_mixture_started_from_clusters_keeps_them_and_saves_no_start(covariance):
+    """Blobs of known shares: the mixture starts at their clusters and keeps them, whatever the covariance type."""
+    from deepclust.cluster.manifold import mixture_from_clusters
+
+    X, y = make_blobs([50, 100, 150], centers=[[0, 0], [10, 0], [0, 10]], cluster_std=[0.5, 1.0, 1.5], random_state=0)
+    mixture = mixture_from_clusters(X, y, 3, covariance, seed=0)
+    np.testing.assert_array_equal(mixture.predict(X), y)
+    np.testing.assert_allclose(mixture.weights_, [1 / 6, 1 / 3, 1 / 2], atol=0.01)
+    assert mixture.get_params()["means_init"] is None and mixture.get_params()["precisions_init"] is None
 
 
 def test_manifold_centres_are_cluster_means_and_an_empty_component_takes_its_nearest_row(monkeypatch):
