@@ -52,7 +52,7 @@ class DEC(DeepClusterer):
         Degrees of freedom of the Student's t kernel.
     init : {"manifold", "kmeans"}
         Where the centres start. ``"manifold"``: the clusters N2D finds on the pretrained
-        embedding (a Gaussian mixture, 5 restarts, on its UMAP layout: 20 neighbours,
+        embedding (a Gaussian mixture started from ward's clusters, on its UMAP layout: 20 neighbours,
         ``min_dist=0``, one component per cluster; below 5,000 rows on t-SNE's 2-d map), each
         centre the mean embedding of its rows.
         ``"kmeans"``: k-means with 20 restarts, as in the papers. Self-training sharpens the

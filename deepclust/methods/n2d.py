@@ -3,8 +3,9 @@
 McConville et al. (2020), "N2D: (Not Too) Deep Clustering via Clustering the Local Manifold
 of an Autoencoded Embedding". The autoencoder compresses the data; UMAP (``min_dist=0``,
 as many components as clusters) pulls each cluster's manifold together; a full-covariance
-GMM finds the clusters there. Below 5,000 rows a 2-d t-SNE map takes UMAP's place by default,
-as the paper's comparison of manifold learners allows: it clustered digits better (see
+GMM finds the clusters there (here started from ward's tree on the manifold, not k-means).
+Below 5,000 rows a 2-d t-SNE map takes UMAP's place by default, as the paper's comparison
+of manifold learners allows: it clustered digits better (see
 :data:`deepclust.cluster.manifold.MANIFOLDS`). t-SNE always maps to 2 components, so any
 number of clusters works (ClustPy's default hands ``n_clusters`` components to Barnes-Hut
 t-SNE, which fails from 4).
