@@ -65,8 +65,9 @@ MIN_BFLOAT16_CONV_SIDE = 8
 #: ``pretrain_epochs="auto"``: 50 epochs, more on small data so that pretraining takes at least
 #: 800 batch steps, but at most 200 epochs (a tiny table stays quick). 50 epochs of the 1,797 digits
 #: are only 400 steps: with 1,000 N2D's ACC there rose from 0.813 to 0.912 and VaDE's from 0.763 to
-#: 0.868 (seeds 0-2); 800 (100 epochs) keeps DCN on digits under 20 s. USPS and MNIST-test take
-#: 1,850 and 2,000 steps in 50 epochs, so they are unchanged.
+#: 0.868 (seeds 0-2), and with t-SNE's map N2D scores 0.875 / 0.884 / 0.895 after 50 / 75 / 100 epochs
+#: (seeds 0-9). 800 (100 epochs) kept DCN on digits at 14 s, but took 30 s on a host with half the
+#: bfloat16 rate (docs/benchmarks.md). USPS and MNIST-test take 1,850 and 2,000 steps in 50 epochs.
 AUTO_PRETRAIN_EPOCHS = (50, 200)
 MIN_AUTO_PRETRAIN_STEPS = 800
 
