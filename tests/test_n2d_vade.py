@@ -85,6 +85,22 @@ def test_a_mixture_started_from_clusters_keeps_them_and_saves_no_start(covarianc
     assert mixture.get_params()["means_init"] is None and mixture.get_params()["precisions_init"] is None
 
 
+def test_a_layout_with_fewer_distinct_points_than_clusters_is_still_clustered(monkeypatch):
+    """Ward never splits identical rows, so its start would leave clusters without a mean (a NaN mixture);
+    k-means' start takes over and every row gets one of the distinct points' clusters."""
+    from deepclust.cluster import manifold
+
+    points = np.repeat([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], 10, axis=0)
+    monkeypatch.setattr(manifold, "manifold_layout", lambda z, n_clusters, **params: points.copy())
+    z = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="distinct"):
+        found = manifold.cluster_on_manifold(z, 5, seed=0)
+    assert np.isfinite(found.mixture.means_).all() and np.isfinite(found.centres).all()
+    assert len(np.unique(found.labels)) == 3
+    for rows in np.split(found.labels, 3):  # each distinct point's rows share one cluster
+        assert len(set(rows)) == 1
+
+
 def test_manifold_centres_are_cluster_means_and_an_empty_component_takes_its_nearest_row(monkeypatch):
     """A component that wins no row still gets a centre: the embedding of the row nearest its mean on the map."""
     from sklearn.mixture import GaussianMixture

@@ -199,11 +199,13 @@ def cluster_on_manifold(
     The manifold is :func:`manifold_layout`'s, with ``layout_params`` (``manifold``, ``n_components``,
     ``n_neighbors``, ``min_dist``). The mixture starts from ward's clusters on the layout
     (``init="ward"``, see ``MIXTURE_STARTS``), or keeps the most likely of ``n_init`` k-means starts
-    (``init="kmeans"``, scikit-learn's).
+    (``init="kmeans"``, scikit-learn's, also where the layout has fewer distinct points than clusters).
     """
     layout = manifold_layout(z, n_clusters, seed=seed, **layout_params)
-    if init == "ward":
-        wards = Hierarchical(n_clusters, linkage="ward", random_state=seed).fit(layout).labels_
+    wards = Hierarchical(n_clusters, linkage="ward", random_state=seed).fit(layout).labels_ if init == "ward" else None
+    # Ward never splits identical rows: with fewer distinct points on the layout than clusters, some
+    # of its clusters are empty and have no mean to start from, so k-means' start takes over.
+    if wards is not None and np.bincount(wards, minlength=n_clusters).all():
         mixture = mixture_from_clusters(layout, wards, n_clusters, covariance, seed=seed)
     else:
         mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
