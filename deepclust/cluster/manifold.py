@@ -202,11 +202,11 @@ def cluster_on_manifold(
     (``init="kmeans"``, scikit-learn's, also where the layout has fewer distinct points than clusters).
     """
     layout = manifold_layout(z, n_clusters, seed=seed, **layout_params)
-    wards = Hierarchical(n_clusters, linkage="ward", random_state=seed).fit(layout).labels_ if init == "ward" else None
-    # Ward never splits identical rows: with fewer distinct points on the layout than clusters, some
-    # of its clusters are empty and have no mean to start from, so k-means' start takes over.
-    if wards is not None and np.bincount(wards, minlength=n_clusters).all():
-        mixture = mixture_from_clusters(layout, wards, n_clusters, covariance, seed=seed)
+    wards = Hierarchical(n_clusters, linkage="ward", random_state=seed).fit(layout) if init == "ward" else None
+    # Ward never splits identical rows: with fewer distinct points on the layout than clusters it finds
+    # fewer clusters (n_clusters_), leaving components without a mean to start from; k-means' start takes over.
+    if wards is not None and wards.n_clusters_ == n_clusters:
+        mixture = mixture_from_clusters(layout, wards.labels_, n_clusters, covariance, seed=seed)
     else:
         mixture = GaussianMixture(n_clusters, covariance_type=covariance, n_init=n_init, random_state=seed).fit(layout)
     labels = mixture.predict(layout)
