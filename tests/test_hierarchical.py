@@ -189,8 +189,10 @@ REDUCED = dict(n_clusters=10, hidden_dims=(256, 128), pretrain_epochs=20, batch_
 def test_deep_hierarchical_clusters_digits_on_a_reduced_budget(digits, one_torch_thread):
     X, y = digits
     model = DeepHierarchical(**REDUCED).fit(X)
-    # Observed ACC 0.915 on t-SNE's map of the embedding; raw k-means reaches about 0.79 on digits.
-    assert cluster_accuracy(y, model.labels_) >= 0.85
+    # Observed ACC 0.944 on t-SNE's map of the input, which the silhouette chose (0.637 against the embedding's
+    # 0.582; the tree on the embedding's map scored 0.915); raw k-means reaches about 0.79 on digits.
+    assert cluster_accuracy(y, model.labels_) >= 0.90
+    assert model.manifold_of_ == "input" and model.manifold_scores_["input"] > model.manifold_scores_["embedding"]
     assert model.manifold_.shape == (len(X), 2)
     np.testing.assert_array_equal(model.labels_, model.hierarchical_.labels_)
     np.testing.assert_array_equal(model.predict(X), model.labels_)
@@ -204,14 +206,16 @@ def test_deep_hierarchical_places_new_rows_on_its_manifold(digits, one_torch_thr
     held_out = np.random.default_rng(0).permutation(len(X))[:400]
     fitted = np.setdiff1d(np.arange(len(X)), held_out)
     model = DeepHierarchical(**REDUCED).fit(X[fitted])
-    # Observed ACC 0.873 on these held-out rows (0.902 on the fitted ones).
-    assert cluster_accuracy(y[held_out], model.predict(X[held_out])) >= 0.85
+    # Observed ACC 0.935 on these held-out rows (0.946 on the fitted ones), on the input's map; on the
+    # embedding's map they were 0.873 (0.902).
+    assert model.manifold_of_ == "input"
+    assert cluster_accuracy(y[held_out], model.predict(X[held_out])) >= 0.90
 
 
 def test_deep_hierarchical_on_the_embedding_itself(digits, one_torch_thread):
     X, y = digits
     model = DeepHierarchical(**REDUCED, manifold="none").fit(X)
-    assert model.manifold_ is None and model.training_embedding_ is None
+    assert model.manifold_ is None and model.manifold_rows_ is None and model.manifold_of_ is None
     np.testing.assert_array_equal(model.labels_, Hierarchical(10, random_state=0).fit(model.transform(X)).labels_)
     # Observed ACC 0.762: the tree on the embedding finds the digits far less well than on its manifold.
     assert cluster_accuracy(y, model.labels_) >= 0.72

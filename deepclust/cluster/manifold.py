@@ -1,5 +1,8 @@
 """Clusters on a manifold of an embedding (UMAP, or t-SNE on small data): N2D's clustering (see
-:mod:`deepclust.methods.n2d`), and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``."""
+:mod:`deepclust.methods.n2d`), and where DEC, IDEC, DCN and VaDE start with ``init="manifold"``.
+
+N2D and DeepHierarchical may also lay out the input itself and keep whichever manifold is more
+clustered (``MANIFOLD_SOURCES``)."""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
-from sklearn.metrics import pairwise_distances_argmin
+from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import NearestNeighbors
 
@@ -44,6 +48,20 @@ MANIFOLDS = ("auto", "umap", "tsne")
 MIXTURE_STARTS = ("ward", "kmeans")
 #: t-SNE's perplexity (scikit-learn's default); 20, 40 and 50 each scored lower on digits.
 TSNE_PERPLEXITY = 30.0
+#: What N2D and DeepHierarchical lay out: ``"embedding"``, the autoencoder's (as in N2D's paper);
+#: ``"input"``, the rows as given (their first ``INPUT_COMPONENTS`` principal components where they
+#: have more features); ``"auto"``: below ``SMALL_DATA_ROWS`` rows both, keeping the one whose
+#: clusters have the higher silhouette on their layout (:func:`more_clustered`), from there on the
+#: embedding. An autoencoder fitted on a few thousand rows can lose neighbourhoods its input keeps:
+#: on digits (1,797 rows of 64 pixels) t-SNE's map and the mixture scored ACC 0.944 on the input
+#: against 0.879-0.926 on the embeddings of ten autoencoders, and the silhouette chose the input for
+#: all ten; on USPS, MNIST-test and 3,000-row samples of them it chose the embedding every time,
+#: which scored 0.80-0.97 against the input's 0.69-0.82 (docs/benchmarks.md). From 5,000 rows the
+#: autoencoder has had enough rows there, and the input's layout would cost a second UMAP.
+MANIFOLD_SOURCES = ("auto", "embedding", "input")
+#: The input is laid out from at most this many principal components (the usual reduction before
+#: t-SNE or UMAP), which also keep what a fitted model stores to place new rows small.
+INPUT_COMPONENTS = 50
 #: New rows reach a manifold through this many nearest training rows: fewer smear a row less across
 #: cluster borders (see :class:`deepclust.N2D`).
 INTERPOLATION_NEIGHBOURS = 5
@@ -148,17 +166,57 @@ def manifold_layout(
     return umap_layout(z, n_components or n_clusters, n_neighbors=n_neighbors, min_dist=min_dist, seed=seed)
 
 
-def interpolated_layout(z: np.ndarray, training_embedding: np.ndarray, layout: np.ndarray) -> np.ndarray:
-    """Manifold coordinates of embedded rows ``z``: the inverse-distance mean of the ``layout`` coordinates of
-    their ``INTERPOLATION_NEIGHBOURS`` nearest rows of ``training_embedding``; a training row keeps its own."""
-    k = min(INTERPOLATION_NEIGHBOURS, len(training_embedding))
-    distances, neighbours = NearestNeighbors(n_neighbors=k).fit(training_embedding).kneighbors(z)
+def interpolated_layout(rows: np.ndarray, training_rows: np.ndarray, layout: np.ndarray) -> np.ndarray:
+    """Manifold coordinates of ``rows`` (embedded, or reduced input: as ``training_rows`` were laid out): the
+    inverse-distance mean of the ``layout`` coordinates of their ``INTERPOLATION_NEIGHBOURS`` nearest
+    ``training_rows``; a training row keeps its own."""
+    k = min(INTERPOLATION_NEIGHBOURS, len(training_rows))
+    distances, neighbours = NearestNeighbors(n_neighbors=k).fit(training_rows).kneighbors(rows)
     exact = distances[:, 0] == 0
     weights = 1.0 / np.maximum(distances, 1e-12)
     weights /= weights.sum(axis=1, keepdims=True)
     coordinates = np.einsum("nk,nkd->nd", weights, layout[neighbours])
     coordinates[exact] = layout[neighbours[exact, 0]]
     return coordinates
+
+
+def manifold_sources(source: str, n_rows: int) -> tuple[str, ...]:
+    """What ``source`` (one of ``MANIFOLD_SOURCES``) lays out for ``n_rows`` rows, the embedding first."""
+    if source == "auto":
+        return ("embedding", "input") if n_rows < SMALL_DATA_ROWS else ("embedding",)
+    return (source,)
+
+
+def training_rows(source: str, z: np.ndarray, x: np.ndarray, *, seed: int) -> tuple[np.ndarray, PCA | None]:
+    """The rows ``source`` (``"embedding"`` or ``"input"``) lays out, of training rows ``x`` embedded as ``z``, and the
+    principal components that reduce the input (None for the embedding, or where ``x`` has few enough features)."""
+    if source == "embedding":
+        return z, None
+    components = min(INPUT_COMPONENTS, *x.shape)
+    reduction = PCA(components, random_state=seed).fit(x) if x.shape[1] > components else None
+    return new_rows(source, z, x, reduction), reduction
+
+
+def new_rows(source: str, z: np.ndarray, x: np.ndarray, reduction: PCA | None) -> np.ndarray:
+    """Rows ``x``, embedded as ``z``, as :func:`training_rows` laid out those of ``source`` (float32)."""
+    if source == "embedding":
+        return z
+    return (x if reduction is None else reduction.transform(x)).astype(np.float32)
+
+
+def more_clustered(clusterings: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[str, dict[str, float]]:
+    """The source whose ``(layout, labels)`` has the highest silhouette, and every source's silhouette (none for one source).
+
+    Silhouettes are comparable between layouts made alike (t-SNE's maps of as many rows, or UMAP's); a
+    single cluster scores -1, the worst; on a tie the first source wins.
+    """
+    if len(clusterings) == 1:
+        return next(iter(clusterings)), {}
+    scores = {
+        source: float(silhouette_score(layout, labels)) if 2 <= len(np.unique(labels)) < len(labels) else -1.0
+        for source, (layout, labels) in clusterings.items()
+    }
+    return max(scores, key=scores.__getitem__), scores
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,23 +243,26 @@ class ManifoldClusters:
 
 
 def cluster_on_manifold(
-    z: np.ndarray,
+    rows: np.ndarray,
     n_clusters: int,
     *,
     seed: int,
+    embedding: np.ndarray | None = None,
     covariance: str = "full",
     init: str = "ward",
     n_init: int = 5,
     **layout_params: Any,
 ) -> ManifoldClusters:
-    """N2D's clustering of the embedded rows ``z``: a manifold, then a Gaussian mixture.
+    """N2D's clustering of ``rows`` (embedded, or the input): a manifold, then a Gaussian mixture.
 
     The manifold is :func:`manifold_layout`'s, with ``layout_params`` (``manifold``, ``n_components``,
     ``n_neighbors``, ``min_dist``). The mixture starts from ward's clusters on the layout
     (``init="ward"``, see ``MIXTURE_STARTS``), or keeps the most likely of ``n_init`` k-means starts
     (``init="kmeans"``, scikit-learn's, also where the layout has fewer distinct points than clusters).
+    The centres are the clusters' means in ``embedding``, the rows' embedding (``rows`` themselves when None).
     """
-    layout = manifold_layout(z, n_clusters, seed=seed, **layout_params)
+    z = rows if embedding is None else embedding
+    layout = manifold_layout(rows, n_clusters, seed=seed, **layout_params)
     wards = Hierarchical(n_clusters, linkage="ward", random_state=seed).fit(layout) if init == "ward" else None
     # Ward never splits identical rows: with fewer distinct points on the layout than clusters it finds
     # fewer clusters (n_clusters_), leaving components without a mean to start from; k-means' start takes over.

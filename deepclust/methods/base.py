@@ -2,8 +2,8 @@
 
 A method subclasses :class:`DeepClusterer` and supplies ``_cluster(data, generator)``,
 which starts from the pretrained autoencoder and sets ``cluster_centers_`` (in embedding
-space). ``labels_`` and ``predict`` both come from ``_assign(z)`` on the embedding — the
-nearest centre unless a method overrides it — so ``predict(X_train) == labels_`` holds by
+space). ``labels_`` and ``predict`` both come from ``_assign(z, data)`` on the embedding (and
+the rows, for N2D's manifold of the input) — the nearest centre unless a method overrides it — so ``predict(X_train) == labels_`` holds by
 construction.
 """
 
@@ -218,7 +218,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
                 f"{type(self).__name__}: training diverged (the embedding holds NaN or infinity); "
                 "lower lr or cluster_lr, or scale the features"
             )
-        self.labels_ = self._assign(z).cpu().numpy()
+        self.labels_ = self._assign(z, data).cpu().numpy()
         found = len(np.unique(self.labels_))
         if found < self.n_clusters_:
             warnings.warn(
@@ -404,8 +404,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.autoencoder_.eval()
         return map_batches(self.autoencoder_.encode, data)
 
-    def _assign(self, z: torch.Tensor) -> torch.Tensor:
-        """Cluster of each embedded row, for ``labels_`` and ``predict``: the nearest centre by default."""
+    def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
+        """Cluster of each row of ``data``, embedded as ``z``, for ``labels_`` and ``predict``: the nearest centre by default."""
         centers = torch.as_tensor(self.cluster_centers_, device=z.device)
         return torch.cdist(z, centers).argmin(dim=1)
 
@@ -419,7 +419,8 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Cluster of each row of ``X`` by the method's rule (the nearest centre unless overridden)."""
-        return self._assign(self._embed(self._data(X))).cpu().numpy()
+        data = self._data(X)
+        return self._assign(self._embed(data), data).cpu().numpy()
 
     def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
         return self.fit(X).labels_

@@ -1,5 +1,5 @@
 """DeepHierarchical: pretrain an autoencoder, then agglomerative clustering of N2D's manifold of its embedding
-(or of the embedding itself)."""
+(or, on small data, of its input, where that is more clustered; or of the embedding itself)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import torch
 from deepclust.checkpoint import Checkpoint
 from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
 from deepclust.cluster.kmeans import cluster_means
-from deepclust.cluster.manifold import MANIFOLDS, MIN_MANIFOLD_ROWS, interpolated_layout, manifold_layout
+from deepclust.cluster.manifold import (
+    MANIFOLD_SOURCES,
+    MANIFOLDS,
+    MIN_MANIFOLD_ROWS,
+    interpolated_layout,
+    manifold_layout,
+    manifold_sources,
+    more_clustered,
+    new_rows,
+    training_rows,
+)
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
@@ -27,8 +37,8 @@ class DeepHierarchical(DeepClusterer):
     """Autoencoder + hierarchical clustering (scikit-learn API).
 
     The tree is built by :class:`~deepclust.cluster.Hierarchical` on N2D's manifold of the
-    embedding (``manifold``; see :class:`~deepclust.N2D`), or on the embedding itself with
-    ``manifold="none"``, and cut into ``n_clusters``, or into fewer when there are fewer
+    embedding (``manifold``; see :class:`~deepclust.N2D`), or of the input where that is more
+    clustered (``manifold_of``), or on the embedding itself with ``manifold="none"``, and cut into ``n_clusters``, or into fewer when there are fewer
     distinct rows (with a ``ConvergenceWarning``; ``n_clusters_`` is then the number found).
     ``labels_`` and ``predict`` both use the tree's rule: the label of the nearest
     representative (a training row's own leaf, or its k-means micro-cluster when there are
@@ -42,6 +52,10 @@ class DeepHierarchical(DeepClusterer):
 
     Parameters
     ----------
+    manifold_of : {"auto", "embedding", "input"}
+        What the manifold is laid out from, as in :class:`~deepclust.N2D`: ``"auto"`` compares the
+        embedding's and the input's below 5,000 rows and keeps the one where the tree's clusters
+        have the higher silhouette (``manifold_scores_``).
     manifold : {"auto", "umap", "tsne", "none"}
         Where the tree is built: N2D's manifold of the embedding (``"auto"``: t-SNE's 2-d map
         below 5,000 rows, else UMAP with one component per cluster, 20 neighbours and
@@ -62,8 +76,15 @@ class DeepHierarchical(DeepClusterer):
         The fitted tree (``linkage_matrix_``, ``representatives_``, ...) on the manifold (or the embedding).
     manifold_ : ndarray of shape (n_samples, n_components) or None
         Coordinates of the training rows on the manifold; None when the tree is on the embedding.
-    training_embedding_ : ndarray of shape (n_samples, embedding_dim) or None
-        The training rows' embedding, which places new rows on the manifold; None without one.
+    manifold_of_ : {"embedding", "input"} or None
+        What ``manifold_`` was laid out from; None without one.
+    manifold_scores_ : dict
+        Silhouette of the tree's clusters on each layout compared; empty where at most one was laid out.
+    manifold_rows_ : ndarray of shape (n_samples, n_dims) or None
+        The training rows as they were laid out (embedded, or the reduced input), which place new
+        rows on the manifold; None without one.
+    input_reduction_ : sklearn.decomposition.PCA or None
+        The principal components that reduce the input before its layout (see :class:`~deepclust.N2D`).
     n_clusters_ : int
         Number of clusters found: ``n_clusters`` (or the ``"auto"`` choice) unless the
         embedding has fewer distinct rows.
@@ -79,7 +100,7 @@ class DeepHierarchical(DeepClusterer):
     """
 
     # linkage and metric: check_linkage_metric in check_parameters
-    _constraints = {"max_points": (int, 2, None), "manifold": ("choice", TREE_SPACES)}
+    _constraints = {"max_points": (int, 2, None), "manifold_of": ("choice", MANIFOLD_SOURCES), "manifold": ("choice", TREE_SPACES)}
     _state_classes = (Hierarchical,)
 
     def __init__(
@@ -95,6 +116,7 @@ class DeepHierarchical(DeepClusterer):
         noise: float = 0.0,
         augment: bool | str = "auto",
         pretrain_epochs: int | str = "auto",
+        manifold_of: str = "auto",
         manifold: str = "auto",
         linkage: str = "ward",
         metric: str = "euclidean",
@@ -126,6 +148,7 @@ class DeepHierarchical(DeepClusterer):
             verbose=verbose,
             checkpoint=checkpoint,
         )
+        self.manifold_of = manifold_of
         self.manifold = manifold
         self.linkage = linkage
         self.metric = metric
@@ -139,20 +162,30 @@ class DeepHierarchical(DeepClusterer):
         check_leaves(self)
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
-        z = self._embed(data).cpu().numpy()
-        self.training_embedding_ = self.manifold_ = None
-        if self.manifold != "none" and len(z) >= MIN_MANIFOLD_ROWS:
-            self.training_embedding_ = z
-            self.manifold_ = manifold_layout(z, self.n_clusters_, seed=seed, manifold=self.manifold)
-        self.hierarchical_ = Hierarchical(
-            self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed
-        ).fit(z if self.manifold_ is None else self.manifold_)
+        z, x = self._embed(data).cpu().numpy(), data.cpu().numpy()
+        self.manifold_of_ = self.manifold_rows_ = self.input_reduction_ = self.manifold_ = None
+        self.manifold_scores_: dict[str, float] = {}
+        if self.manifold == "none" or len(z) < MIN_MANIFOLD_ROWS:
+            self.hierarchical_ = self._tree(seed).fit(z)
+        else:
+            candidates = {}
+            for source in manifold_sources(self.manifold_of, len(z)):
+                rows, reduction = training_rows(source, z, x, seed=seed)
+                layout = manifold_layout(rows, self.n_clusters_, seed=seed, manifold=self.manifold)
+                candidates[source] = (rows, reduction, layout, self._tree(seed).fit(layout))
+            self.manifold_of_, self.manifold_scores_ = more_clustered({s: (c[2], c[3].labels_) for s, c in candidates.items()})
+            self.manifold_rows_, self.input_reduction_, self.manifold_, self.hierarchical_ = candidates[self.manifold_of_]
         self.n_clusters_ = self.hierarchical_.n_clusters_
         # Centres live in the autoencoder's embedding, like every method's; every cluster of the cut holds rows.
         self.cluster_centers_ = cluster_means(z, self.hierarchical_.labels_, np.zeros((self.n_clusters_, z.shape[1]), np.float32))
 
-    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+    def _tree(self, seed: int) -> Hierarchical:
+        """An unfitted tree with this model's parameters."""
+        return Hierarchical(self.n_clusters_, linkage=self.linkage, metric=self.metric, max_points=self.max_points, random_state=seed)
+
+    def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         rows = z.cpu().numpy()
         if self.manifold_ is not None:
-            rows = interpolated_layout(rows, self.training_embedding_, self.manifold_)
+            rows = new_rows(self.manifold_of_, rows, data.cpu().numpy(), self.input_reduction_)
+            rows = interpolated_layout(rows, self.manifold_rows_, self.manifold_)
         return torch.from_numpy(self.hierarchical_.predict(rows)).to(z.device)

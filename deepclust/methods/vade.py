@@ -228,7 +228,7 @@ class VaDE(DeepClusterer):
         }
 
     @torch.no_grad()
-    def _assign(self, z: torch.Tensor) -> torch.Tensor:
+    def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         return self.prior_.posterior(z).argmax(dim=1)
 
     def predict_proba(self, X: Any) -> np.ndarray:

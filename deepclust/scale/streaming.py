@@ -132,7 +132,7 @@ def _assigner(model: Any, precision: str) -> Callable[[np.ndarray], np.ndarray]:
         data = model._data(block)
         with torch.autocast(model.device_.type, dtype=torch.bfloat16):
             z = model._embed(data)
-        return model._assign(z.float()).cpu().numpy()
+        return model._assign(z.float(), data).cpu().numpy()
 
     return assign
 
