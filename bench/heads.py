@@ -13,11 +13,16 @@ bench/results/heads.json so parts and seeds can be run separately):
   k-means candidates (select_n_clusters by silhouette) and of Gaussian mixtures on a 10-d UMAP layout
   of the embedding (N2D's clustering): the k each picks.
 - ward: N2D on digits, then deepclust.Hierarchical(10, linkage="ward") on its manifold (t-SNE's on
-  digits), on its autoencoder embedding, and on the UMAP manifold of N2D(manifold="umap"); ACC and
-  whether the linkage matrix is valid.
+  digits, of the input or the embedding as manifold_of="auto" keeps), on the embedding's t-SNE map,
+  on its autoencoder embedding, and on the UMAP manifold of N2D(manifold="umap"); ACC and whether
+  the linkage matrix is valid.
 - manifolds: N2D's clustering (cluster_on_manifold: a layout, then a Gaussian mixture) of the
   embedding of AEKMeans(n_clusters=10) of each seed, on UMAP's layout and on t-SNE's map, on
   digits, USPS and MNIST-test: ACC and seconds of each (why manifold="auto" picks t-SNE below 5,000 rows).
+- sources: what N2D's manifold_of="auto" compares below 5,000 rows, on every data set and on 3,000-row
+  samples of USPS and MNIST-test: N2D's clustering (cluster_on_manifold, manifold="auto") of the
+  embedding of AEKMeans(n_clusters=10) of each seed and of the input (training_rows: its first 50
+  principal components), ACC and the silhouette on the layout (more_clustered's score) of each.
 - distill: a teacher (IDEC and N2D, each with default parameters) on MNIST-test, then distill() a
   Student on 80% of the rows; agreement on the 20% held out, and assignment throughput (rows/s) of
   student and teacher on all 10000 rows.
@@ -37,7 +42,7 @@ from sklearn.mixture import GaussianMixture
 
 from deepclust import IDEC, N2D, AEKMeans, Hierarchical, distill
 from deepclust.cluster import select_n_clusters
-from deepclust.cluster.manifold import cluster_on_manifold, umap_layout
+from deepclust.cluster.manifold import cluster_on_manifold, manifold_layout, more_clustered, training_rows, umap_layout
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
 from deepclust.metrics import cluster_accuracy
@@ -46,7 +51,7 @@ from _sections import ROOT, update_section
 from quality import commit, machine
 
 RESULTS = ROOT / "bench" / "results" / "heads.json"
-NESTED = ("autok", "autok_n2d", "candidates", "manifolds", "distill")  # parts whose results are kept per data set or teacher, then per seed
+NESTED = ("autok", "autok_n2d", "candidates", "manifolds", "sources", "distill")  # parts whose results are kept per data set or teacher, then per seed
 
 
 AUTO_K = {"autok": AEKMeans, "autok_n2d": N2D}  # part -> method whose n_clusters="auto" it measures
@@ -97,12 +102,33 @@ def manifolds(dataset: str, seed: int) -> dict:
     return result
 
 
+#: Row counts of the samples the sources part also measures, by data set (below 5,000 rows, so t-SNE's maps).
+SOURCE_SAMPLES = {"usps": 3000, "mnist_test": 3000}
+
+
+def sources(dataset: str, seed: int, rows: int | None = None) -> dict:
+    """N2D's clustering of the embedding and of the input of ``dataset`` (or of ``rows`` random rows of it)."""
+    X, y = load(dataset)
+    if rows is not None:
+        keep = np.random.default_rng(seed).permutation(len(X))[:rows]
+        X, y = X[keep], y[keep]
+    Z = AEKMeans(n_clusters=10, input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X).transform(X)
+    result, found = {}, {}
+    for source in ("embedding", "input"):
+        laid_out, _ = training_rows(source, Z, X, seed=seed)
+        found[source] = cluster_on_manifold(laid_out, 10, seed=seed, embedding=Z)
+        result[f"{source}_acc"] = cluster_accuracy(y, found[source].labels)
+    result["picked"], scores = more_clustered({source: (f.layout, f.labels) for source, f in found.items()})
+    return {**result, **{f"{source}_silhouette": score for source, score in scores.items()}}
+
+
 def ward(seed: int) -> dict:
     X, y = load("digits")
     model = N2D(n_clusters=10, input_shape=IMAGE_SHAPES["digits"], random_state=seed).fit(X)
     on_umap = N2D(n_clusters=10, input_shape=IMAGE_SHAPES["digits"], manifold="umap", random_state=seed).fit(X)
-    result = {"n2d_acc": cluster_accuracy(y, model.labels_), "n2d_umap_acc": cluster_accuracy(y, on_umap.labels_)}
-    for name, Z in (("manifold", model.manifold_), ("embedding", model.transform(X)), ("umap_manifold", on_umap.manifold_)):
+    result = {"n2d_acc": cluster_accuracy(y, model.labels_), "n2d_umap_acc": cluster_accuracy(y, on_umap.labels_), "manifold_of": model.manifold_of_}
+    embedding_map = manifold_layout(model.transform(X), 10, seed=seed)
+    for name, Z in (("manifold", model.manifold_), ("embedding_map", embedding_map), ("embedding", model.transform(X)), ("umap_manifold", on_umap.manifold_)):
         tree = Hierarchical(10, linkage="ward").fit(Z)
         result[f"{name}_acc"] = cluster_accuracy(y, tree.labels_)
         result[f"{name}_valid"] = bool(is_valid_linkage(tree.linkage_matrix_))
@@ -194,8 +220,11 @@ def render(results: dict) -> None:
         runs = results["ward"]
         lines = head("ward", "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.",
                      ["input to ward", "seeds", "ACC", "linkage matrix valid", "commit"])
-        lines += [f"| N2D's manifold (the default, t-SNE's 2-d map below 5,000 rows) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
+        of = summary(runs, "manifold_of") if all("manifold_of" in r for r in runs.values()) else "embedding"
+        lines += [f"| N2D's manifold (the default: t-SNE's 2-d map below 5,000 rows, of the {of}) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
                   f"{summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
+                  *([f"| t-SNE's map of N2D's embedding (as `manifold_of=\"embedding\"` lays it out) | {','.join(runs)} | {summary(runs, 'embedding_map_acc')} | "
+                     f"{summary(runs, 'embedding_map_valid')} | {summary(runs, 'commit')} |"] if all("embedding_map_acc" in r for r in runs.values()) else []),
                   f"| N2D's autoencoder embedding | {','.join(runs)} | {summary(runs, 'embedding_acc')} | {summary(runs, 'embedding_valid')} | {summary(runs, 'commit')} |",
                   f"| the UMAP manifold of `N2D(manifold=\"umap\")` | {','.join(runs)} | {summary(runs, 'umap_manifold_acc')} | "
                   f"{summary(runs, 'umap_manifold_valid')} | {summary(runs, 'commit')} |",
@@ -211,6 +240,20 @@ def render(results: dict) -> None:
         lines += dataset_rows(results["manifolds"], lambda runs: [
             summary(runs, key) for key in ("umap_acc", "tsne_acc", "umap_seconds", "tsne_seconds")])
         update_section("N2D's manifold: UMAP or t-SNE (`bench/heads.py --parts manifolds`)", "\n".join(lines))
+    if "sources" in results:
+        lines = head("sources", "N2D's clustering (`cluster_on_manifold`, `manifold=\"auto\"`: t-SNE's map below 5,000 rows, else UMAP's layout) "
+                     "of the embedding of `AEKMeans(n_clusters=10)` of each seed and of the input (`training_rows`: its first 50 principal "
+                     "components), and the silhouette of each clustering on its layout, by which `manifold_of=\"auto\"` keeps one below 5,000 "
+                     "rows (`more_clustered`). *n* is the rows: a data set, or a random sample of it (the autoencoder fitted on the sample).",
+                     ["dataset", "n", "seeds", "ACC, embedding", "ACC, input", "silhouette, embedding", "silhouette, input", "picked",
+                      "picked the higher ACC", "commit"])
+        for key, runs in results["sources"].items():
+            dataset, _, rows = key.partition("@")
+            right = sum((r["embedding_acc"] >= r["input_acc"]) == (r["picked"] == "embedding") for r in runs.values())
+            lines.append(f"| {dataset} | {rows or len(load(dataset)[1])} | {','.join(runs)} | "
+                         + " | ".join(summary(runs, k) for k in ("embedding_acc", "input_acc", "embedding_silhouette", "input_silhouette", "picked"))
+                         + f" | {right} of {len(runs)} | {summary(runs, 'commit')} |")
+        update_section("N2D's manifold of the embedding or of the input (`bench/heads.py --parts sources`)", "\n".join(lines))
     if "distill" in results:
         lines = head("distill", "Teachers on MNIST-test, default parameters. Student: `distill(teacher, X)` (MLP 784-256-128-10, 100 epochs of "
                      "cross-entropy with label smoothing 0.1 on rotated and shifted copies of 80% of the rows); agreement on the 20% it never saw. "
@@ -226,9 +269,9 @@ def render(results: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parts = [*AUTO_K, "candidates", "manifolds", "ward", "distill"]
+    parts = [*AUTO_K, "candidates", "manifolds", "sources", "ward", "distill"]
     parser.add_argument("--parts", nargs="+", default=parts, choices=parts)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok, autok_n2d, candidates and manifolds")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS, help="for autok, autok_n2d, candidates, manifolds and sources")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--teachers", nargs="+", default=list(TEACHERS), choices=TEACHERS, help="for distill")
     args = parser.parse_args()
@@ -252,6 +295,11 @@ def main() -> None:
         if "manifolds" in args.parts:
             for dataset in args.datasets:
                 save("manifolds", str(seed), manifolds(dataset, seed), dataset)
+        if "sources" in args.parts:
+            for dataset in args.datasets:
+                save("sources", str(seed), sources(dataset, seed), dataset)
+                if dataset in SOURCE_SAMPLES:
+                    save("sources", str(seed), sources(dataset, seed, SOURCE_SAMPLES[dataset]), f"{dataset}@{SOURCE_SAMPLES[dataset]}")
         if "ward" in args.parts:
             save("ward", str(seed), ward(seed))
         if "distill" in args.parts:

@@ -231,3 +231,8 @@ def test_deep_hierarchical_counts_the_clusters_it_found(one_torch_thread):
     assert model.cluster_centers_.shape == (3, 4)
     assert model.cluster_centers_.dtype == np.float32
     np.testing.assert_array_equal(model.predict(X), model.labels_)
+
+
+def test_deep_hierarchical_refuses_the_inputs_manifold_without_a_manifold(blobs):
+    with pytest.raises(InputError, match="manifold_of='input' lays out a manifold of the input, but manifold='none'"):
+        DeepHierarchical(manifold="none", manifold_of="input", pretrain_epochs=10_000).fit(blobs[0])

@@ -152,7 +152,7 @@ def test_vade_prior_starts_from_n2ds_clusters(digits):
     """With no ELBO epochs the labels are the initial prior's: they must be N2D's clusters of the same embedding."""
     X, y = digits
     budget = dict(n_clusters=10, pretrain_epochs=30, random_state=0, device="cpu")
-    n2d = N2D(manifold_of="embedding", **budget).fit(X)  # the start is N2D's clustering of the embedding, not of the input
+    n2d = N2D(**budget).fit(X)
     start = VaDE(cluster_epochs=0, **budget).fit(X)  # init="manifold" is the default
     # Observed (seeds 0-2, 1 thread): the prior's posterior keeps 0.971-0.977 of N2D's labels, ACC
     # 0.806-0.866 (with UMAP's manifold, seed 0: 0.986 kept, 0.811; init="gmm": 0.743). Full budgets,

@@ -296,3 +296,41 @@ def mixture_from_clusters(X: np.ndarray, labels: np.ndarray, n_clusters: int, co
     ).fit(X)
     # The start is spent: a fitted mixture without it saves as plain parameters, like a k-means-started one.
     return mixture.set_params(weights_init=None, means_init=None, precisions_init=None)
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenManifold:
+    """Outcome of :func:`cluster_on_chosen_manifold`.
+
+    Attributes
+    ----------
+    source : {"embedding", "input"}
+        What the kept clustering's manifold was laid out from.
+    scores : dict
+        Silhouette of each source's clusters on its layout; empty where only one was laid out.
+    rows : ndarray of shape (n_samples, n_dims)
+        The rows laid out: the embedding, or the reduced input.
+    reduction : sklearn.decomposition.PCA or None
+        The principal components that reduced the input (see :func:`training_rows`).
+    clusters : ManifoldClusters
+        The kept clustering; its centres are mean embeddings either way.
+    """
+
+    source: str
+    scores: dict[str, float]
+    rows: np.ndarray
+    reduction: PCA | None
+    clusters: ManifoldClusters
+
+
+def cluster_on_chosen_manifold(
+    z: np.ndarray, x: np.ndarray, n_clusters: int, *, seed: int, source: str = "auto", **params: Any
+) -> ChosenManifold:
+    """N2D's clustering (:func:`cluster_on_manifold` with ``params``) of each layout ``source`` (one of
+    ``MANIFOLD_SOURCES``) means for the training rows ``x`` embedded as ``z``; the more clustered is kept."""
+    candidates = {}
+    for name in manifold_sources(source, len(z)):
+        rows, reduction = training_rows(name, z, x, seed=seed)
+        candidates[name] = (rows, reduction, cluster_on_manifold(rows, n_clusters, seed=seed, embedding=z, **params))
+    chosen, scores = more_clustered({name: (c[2].layout, c[2].labels) for name, c in candidates.items()})
+    return ChosenManifold(chosen, scores, *candidates[chosen])

@@ -24,4 +24,4 @@ class AEKMeans(DeepClusterer):
     """
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
-        _, self.cluster_centers_ = self._initial_clusters(self._embed(data), seed, "kmeans")
+        _, self.cluster_centers_ = self._initial_clusters(self._embed(data), data, seed, "kmeans")

@@ -28,7 +28,7 @@ from deepclust._state import get_state, set_state
 from deepclust._validation import check_features, check_int_tuple, check_n_clusters, check_params
 from deepclust.checkpoint import Checkpoint, PhaseCheckpoint, check_checkpoint_path, fingerprint, phase_of
 from deepclust.cluster.choose_k import CRITERIA, select_n_clusters
-from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_manifold
+from deepclust.cluster.manifold import MIN_MANIFOLD_ROWS, cluster_on_chosen_manifold
 from deepclust.errors import InputError
 from deepclust.nn import Autoencoder, build_autoencoder
 from deepclust.nn.augment import image_shape, training_rows
@@ -365,16 +365,17 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         self.k_scores_, self.k_criterion_ = selection.scores, selection.criterion
         return selection.best_k
 
-    def _initial_clusters(self, z: torch.Tensor, seed: int, init: str) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and centres (float32) on the current embedding ``z``, where a clustering phase starts.
+    def _initial_clusters(self, z: torch.Tensor, data: torch.Tensor, seed: int, init: str) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and centres (float32) on the current embedding ``z`` of ``data``, where a clustering phase starts.
 
-        ``"kmeans"``: k-means with 20 restarts. ``"manifold"``: N2D's clusters
-        (:func:`~deepclust.cluster.manifold.cluster_on_manifold`), whose mean embeddings become the
-        centres; below ``MIN_MANIFOLD_ROWS`` rows, where no manifold is laid out, k-means.
+        ``"kmeans"``: k-means with 20 restarts. ``"manifold"``: N2D's clusters with its defaults
+        (:func:`~deepclust.cluster.manifold.cluster_on_chosen_manifold`: below 5,000 rows on the
+        embedding's or the input's manifold, whichever is more clustered), whose mean embeddings
+        become the centres; below ``MIN_MANIFOLD_ROWS`` rows, where no manifold is laid out, k-means.
         """
         z = z.cpu().numpy()
         if init == "manifold" and len(z) >= MIN_MANIFOLD_ROWS:
-            found = cluster_on_manifold(z, self.n_clusters_, seed=seed)
+            found = cluster_on_chosen_manifold(z, data.cpu().numpy(), self.n_clusters_, seed=seed).clusters
             return found.labels, found.centres
         kmeans = KMeans(self.n_clusters_, n_init=20, random_state=seed).fit(z)
         return kmeans.labels_, kmeans.cluster_centers_.astype(np.float32)
@@ -387,7 +388,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         is the same again, but its manifold layout took 92 s on 100,000 rows)."""
         if self._clustering_resumes(checkpoint):
             return np.zeros(len(data), dtype=np.int64), np.zeros((self.n_clusters_, self.embedding_dim), dtype=np.float32)
-        return self._initial_clusters(self._embed(data), seed, init)
+        return self._initial_clusters(self._embed(data), data, seed, init)
 
     @staticmethod
     def _clustering_resumes(checkpoint: Checkpoint | None) -> bool:

@@ -53,8 +53,9 @@ class DEC(DeepClusterer):
     init : {"manifold", "kmeans"}
         Where the centres start. ``"manifold"``: the clusters N2D finds on the pretrained
         embedding (a Gaussian mixture started from ward's clusters, on its UMAP layout: 20 neighbours,
-        ``min_dist=0``, one component per cluster; below 5,000 rows on t-SNE's 2-d map), each
-        centre the mean embedding of its rows.
+        ``min_dist=0``, one component per cluster; below 5,000 rows on t-SNE's 2-d map, of the
+        embedding or of the input, whichever is more clustered, as N2D's ``manifold_of="auto"``),
+        each centre the mean embedding of its rows.
         ``"kmeans"``: k-means with 20 restarts, as in the papers. Self-training sharpens the
         clusters it starts from but seldom undoes a merge: from the manifold IDEC reached ACC
         0.888 on digits, 0.945 on USPS and 0.952 on MNIST-test, against 0.821, 0.796 and 0.870

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from deepclust.checkpoint import Checkpoint
+from deepclust.errors import InputError
 from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
 from deepclust.cluster.kmeans import cluster_means
 from deepclust.cluster.manifold import (
@@ -156,7 +157,13 @@ class DeepHierarchical(DeepClusterer):
 
     def check_parameters(self) -> torch.device:
         check_linkage_metric(self)
-        return super().check_parameters()
+        device = super().check_parameters()
+        if self.manifold == "none" and self.manifold_of == "input":
+            raise InputError(
+                "DeepHierarchical: manifold_of='input' lays out a manifold of the input, but manifold='none' builds the tree "
+                "on the embedding without one; pass manifold='auto' (or 'umap', 'tsne') to use the input's manifold"
+            )
+        return device
 
     def _check_before_training(self, n_samples: int) -> None:
         check_leaves(self)

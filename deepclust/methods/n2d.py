@@ -26,12 +26,9 @@ from deepclust.cluster.manifold import (
     MANIFOLDS,
     MIN_MANIFOLD_ROWS,
     MIXTURE_STARTS,
-    cluster_on_manifold,
+    cluster_on_chosen_manifold,
     interpolated_layout,
-    manifold_sources,
-    more_clustered,
     new_rows,
-    training_rows,
 )
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
@@ -192,26 +189,24 @@ class N2D(DeepClusterer):
             raise InputError(f"N2D needs at least {MIN_MANIFOLD_ROWS} samples to learn a manifold, got {n_samples} sample(s)")
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
-        z, x = self._embed(data).cpu().numpy(), data.cpu().numpy()
-        candidates = {}
-        for source in manifold_sources(self.manifold_of, len(z)):
-            rows, reduction = training_rows(source, z, x, seed=seed)
-            found = cluster_on_manifold(
-                rows,
-                self.n_clusters_,
-                seed=seed,
-                embedding=z,  # centres live in the autoencoder's embedding, like every method's
-                manifold=self.manifold,
-                n_components=self.umap_dim,
-                n_neighbors=self.umap_neighbors,
-                min_dist=self.umap_min_dist,
-                covariance=self.gmm_covariance,
-                init=self.gmm_init,
-                n_init=self.gmm_n_init,
-            )
-            candidates[source] = (rows, reduction, found)
-        self.manifold_of_, self.manifold_scores_ = more_clustered({s: (c[2].layout, c[2].labels) for s, c in candidates.items()})
-        self.manifold_rows_, self.input_reduction_, found = candidates[self.manifold_of_]
+        chosen = cluster_on_chosen_manifold(
+            self._embed(data).cpu().numpy(),
+            data.cpu().numpy(),
+            self.n_clusters_,
+            seed=seed,
+            source=self.manifold_of,
+            manifold=self.manifold,
+            n_components=self.umap_dim,
+            n_neighbors=self.umap_neighbors,
+            min_dist=self.umap_min_dist,
+            covariance=self.gmm_covariance,
+            init=self.gmm_init,
+            n_init=self.gmm_n_init,
+        )
+        self.manifold_of_, self.manifold_scores_ = chosen.source, chosen.scores
+        self.manifold_rows_, self.input_reduction_ = chosen.rows, chosen.reduction
+        # Centres live in the autoencoder's embedding, like every method's.
+        found = chosen.clusters
         self.manifold_, self.gmm_, self.cluster_centers_ = found.layout, found.mixture, found.centres
 
     def _to_manifold(self, z: torch.Tensor, data: torch.Tensor) -> np.ndarray:

@@ -73,7 +73,7 @@ class VaDE(DeepClusterer):
         Adam learning rate of the ELBO phase.
     init : {"manifold", "gmm"}
         Where the mixture prior starts. ``"manifold"``: from the clusters N2D finds on the
-        pretrained embedding (as DEC's ``init="manifold"``), each component the weight, mean and
+        pretrained embedding, or on small data the input (as DEC's ``init="manifold"``), each component the weight, mean and
         covariance of its cluster's rows. ``"gmm"``: a full-covariance Gaussian mixture fitted to
         the embedding, most likely of ``GMM_N_INIT`` restarts (the paper's start, with full
         covariances). The ELBO phase mostly keeps the clustering it starts from, and a mixture
@@ -162,7 +162,7 @@ class VaDE(DeepClusterer):
         body = ae.encoder[:-1]
         z = self._embed(data)
         # A resumed phase restores the prior, so its start (a manifold layout on large data) is not made again.
-        prior = self._blank_prior() if self._clustering_resumes(checkpoint) else MixturePrior(*self._initial_mixture(z, seed))
+        prior = self._blank_prior() if self._clustering_resumes(checkpoint) else MixturePrior(*self._initial_mixture(z, data, seed))
         self.prior_ = prior.to(data.device)
         # q(z|x) starts narrow: a hundredth of the embedding's spread, so early samples stay near the mean.
         self.logvar_head_ = nn.Linear(mean_head.in_features, mean_head.out_features).to(data.device)
@@ -191,8 +191,8 @@ class VaDE(DeepClusterer):
         )
         self.cluster_centers_ = self.prior_.means.detach().cpu().numpy()
 
-    def _initial_mixture(self, z: torch.Tensor, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Weights, means and full covariances where the prior starts on the embedding ``z`` (see ``init``).
+    def _initial_mixture(self, z: torch.Tensor, data: torch.Tensor, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Weights, means and full covariances where the prior starts on the embedding ``z`` of ``data`` (see ``init``).
 
         Every covariance gets ``COVARIANCE_FLOOR`` of the embedding's mean variance on its diagonal.
         """
@@ -202,7 +202,7 @@ class VaDE(DeepClusterer):
                 self.n_clusters_, covariance_type="full", n_init=GMM_N_INIT, reg_covar=floor, random_state=seed
             ).fit(z.cpu().numpy())
             return gmm.weights_, gmm.means_, gmm.covariances_
-        labels, means = self._initial_clusters(z, seed, "manifold")
+        labels, means = self._initial_clusters(z, data, seed, "manifold")
         points = z.cpu().numpy().astype(np.float64)
         dim = points.shape[1]
         counts = np.bincount(labels, minlength=self.n_clusters_)
