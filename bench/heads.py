@@ -21,7 +21,7 @@ bench/results/heads.json so parts and seeds can be run separately):
   digits, USPS and MNIST-test: ACC and seconds of each (why manifold="auto" picks t-SNE below 5,000 rows).
 - sources: what N2D's manifold_of="auto" compares below 5,000 rows, on every data set and on 3,000-row
   samples of USPS and MNIST-test: N2D's clustering (cluster_on_manifold, manifold="auto") of the
-  embedding of AEKMeans(n_clusters=10) of each seed and of the input (training_rows: its first 50
+  embedding of AEKMeans(n_clusters=10) of each seed and of the input (layout_rows: its first 50
   principal components), ACC and the silhouette on the layout (more_clustered's score) of each.
 - distill: a teacher (IDEC and N2D, each with default parameters) on MNIST-test, then distill() a
   Student on 80% of the rows; agreement on the 20% held out, and assignment throughput (rows/s) of
@@ -42,7 +42,7 @@ from sklearn.mixture import GaussianMixture
 
 from deepclust import IDEC, N2D, AEKMeans, Hierarchical, distill
 from deepclust.cluster import select_n_clusters
-from deepclust.cluster.manifold import cluster_on_manifold, manifold_layout, more_clustered, training_rows, umap_layout
+from deepclust.cluster.manifold import cluster_on_manifold, layout_rows, manifold_layout, more_clustered, umap_layout
 from deepclust.datasets import DATASETS, IMAGE_SHAPES, load
 from deepclust.io import write_json
 from deepclust.metrics import cluster_accuracy
@@ -115,7 +115,7 @@ def sources(dataset: str, seed: int, rows: int | None = None) -> dict:
     Z = AEKMeans(n_clusters=10, input_shape=IMAGE_SHAPES[dataset], random_state=seed).fit(X).transform(X)
     result, found = {}, {}
     for source in ("embedding", "input"):
-        laid_out, _ = training_rows(source, Z, X, seed=seed)
+        laid_out, _ = layout_rows(source, Z, X, seed=seed)
         found[source] = cluster_on_manifold(laid_out, 10, seed=seed, embedding=Z)
         result[f"{source}_acc"] = cluster_accuracy(y, found[source].labels)
     result["picked"], scores = more_clustered({source: (f.layout, f.labels) for source, f in found.items()})
@@ -221,7 +221,7 @@ def render(results: dict) -> None:
         lines = head("ward", "N2D on digits (10 clusters), then `Hierarchical(10, linkage=\"ward\")` on what it learned.",
                      ["input to ward", "seeds", "ACC", "linkage matrix valid", "commit"])
         of = summary(runs, "manifold_of") if all("manifold_of" in r for r in runs.values()) else "embedding"
-        lines += [f"| N2D's manifold (the default: t-SNE's 2-d map below 5,000 rows, of the {of}) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
+        lines += [f"| N2D's manifold (the default: t-SNE's 2-d map below 5,000 rows; laid out from: {of}) | {','.join(runs)} | {summary(runs, 'manifold_acc')} | "
                   f"{summary(runs, 'manifold_valid')} | {summary(runs, 'commit')} |",
                   *([f"| t-SNE's map of N2D's embedding (as `manifold_of=\"embedding\"` lays it out) | {','.join(runs)} | {summary(runs, 'embedding_map_acc')} | "
                      f"{summary(runs, 'embedding_map_valid')} | {summary(runs, 'commit')} |"] if all("embedding_map_acc" in r for r in runs.values()) else []),
@@ -242,7 +242,7 @@ def render(results: dict) -> None:
         update_section("N2D's manifold: UMAP or t-SNE (`bench/heads.py --parts manifolds`)", "\n".join(lines))
     if "sources" in results:
         lines = head("sources", "N2D's clustering (`cluster_on_manifold`, `manifold=\"auto\"`: t-SNE's map below 5,000 rows, else UMAP's layout) "
-                     "of the embedding of `AEKMeans(n_clusters=10)` of each seed and of the input (`training_rows`: its first 50 principal "
+                     "of the embedding of `AEKMeans(n_clusters=10)` of each seed and of the input (`layout_rows`: its first 50 principal "
                      "components), and the silhouette of each clustering on its layout, by which `manifold_of=\"auto\"` keeps one below 5,000 "
                      "rows (`more_clustered`). *n* is the rows: a data set, or a random sample of it (the autoencoder fitted on the sample).",
                      ["dataset", "n", "seeds", "ACC, embedding", "ACC, input", "silhouette, embedding", "silhouette, input", "picked",

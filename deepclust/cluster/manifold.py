@@ -187,18 +187,18 @@ def manifold_sources(source: str, n_rows: int) -> tuple[str, ...]:
     return (source,)
 
 
-def training_rows(source: str, z: np.ndarray, x: np.ndarray, *, seed: int) -> tuple[np.ndarray, PCA | None]:
+def layout_rows(source: str, z: np.ndarray, x: np.ndarray, *, seed: int) -> tuple[np.ndarray, PCA | None]:
     """The rows ``source`` (``"embedding"`` or ``"input"``) lays out, of training rows ``x`` embedded as ``z``, and the
     principal components that reduce the input (None for the embedding, or where ``x`` has few enough features)."""
     if source == "embedding":
         return z, None
     components = min(INPUT_COMPONENTS, *x.shape)
     reduction = PCA(components, random_state=seed).fit(x) if x.shape[1] > components else None
-    return new_rows(source, z, x, reduction), reduction
+    return new_layout_rows(source, z, x, reduction), reduction
 
 
-def new_rows(source: str, z: np.ndarray, x: np.ndarray, reduction: PCA | None) -> np.ndarray:
-    """Rows ``x``, embedded as ``z``, as :func:`training_rows` laid out those of ``source`` (float32)."""
+def new_layout_rows(source: str, z: np.ndarray, x: np.ndarray, reduction: PCA | None) -> np.ndarray:
+    """Rows ``x``, embedded as ``z``, as :func:`layout_rows` laid out those of ``source`` (float32)."""
     if source == "embedding":
         return z
     return (x if reduction is None else reduction.transform(x)).astype(np.float32)
@@ -311,7 +311,7 @@ class ChosenManifold:
     rows : ndarray of shape (n_samples, n_dims)
         The rows laid out: the embedding, or the reduced input.
     reduction : sklearn.decomposition.PCA or None
-        The principal components that reduced the input (see :func:`training_rows`).
+        The principal components that reduced the input (see :func:`layout_rows`).
     clusters : ManifoldClusters
         The kept clustering; its centres are mean embeddings either way.
     """
@@ -330,7 +330,7 @@ def cluster_on_chosen_manifold(
     ``MANIFOLD_SOURCES``) means for the training rows ``x`` embedded as ``z``; the more clustered is kept."""
     candidates = {}
     for name in manifold_sources(source, len(z)):
-        rows, reduction = training_rows(name, z, x, seed=seed)
+        rows, reduction = layout_rows(name, z, x, seed=seed)
         candidates[name] = (rows, reduction, cluster_on_manifold(rows, n_clusters, seed=seed, embedding=z, **params))
     chosen, scores = more_clustered({name: (c[2].layout, c[2].labels) for name, c in candidates.items()})
     return ChosenManifold(chosen, scores, *candidates[chosen])

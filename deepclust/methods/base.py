@@ -3,8 +3,8 @@
 A method subclasses :class:`DeepClusterer` and supplies ``_cluster(data, generator)``,
 which starts from the pretrained autoencoder and sets ``cluster_centers_`` (in embedding
 space). ``labels_`` and ``predict`` both come from ``_assign(z, data)`` on the embedding (and
-the rows, for N2D's manifold of the input) — the nearest centre unless a method overrides it — so ``predict(X_train) == labels_`` holds by
-construction.
+the rows, for N2D's manifold of the input) — the nearest centre unless a method overrides it —
+so ``predict(X_train) == labels_`` holds by construction.
 """
 
 from __future__ import annotations

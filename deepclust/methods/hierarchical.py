@@ -9,7 +9,6 @@ import numpy as np
 import torch
 
 from deepclust.checkpoint import Checkpoint
-from deepclust.errors import InputError
 from deepclust.cluster.hierarchical import Hierarchical, check_leaves, check_linkage_metric
 from deepclust.cluster.kmeans import cluster_means
 from deepclust.cluster.manifold import (
@@ -20,9 +19,10 @@ from deepclust.cluster.manifold import (
     manifold_layout,
     manifold_sources,
     more_clustered,
-    new_rows,
-    training_rows,
+    new_layout_rows,
+    layout_rows,
 )
+from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
 from deepclust.registry import register
 
@@ -39,8 +39,9 @@ class DeepHierarchical(DeepClusterer):
 
     The tree is built by :class:`~deepclust.cluster.Hierarchical` on N2D's manifold of the
     embedding (``manifold``; see :class:`~deepclust.N2D`), or of the input where that is more
-    clustered (``manifold_of``), or on the embedding itself with ``manifold="none"``, and cut into ``n_clusters``, or into fewer when there are fewer
-    distinct rows (with a ``ConvergenceWarning``; ``n_clusters_`` is then the number found).
+    clustered (``manifold_of``), or on the embedding itself with ``manifold="none"``, and cut
+    into ``n_clusters``, or into fewer when there are fewer distinct rows (with a
+    ``ConvergenceWarning``; ``n_clusters_`` is then the number found).
     ``labels_`` and ``predict`` both use the tree's rule: the label of the nearest
     representative (a training row's own leaf, or its k-means micro-cluster when there are
     more than ``max_points`` rows), new rows reaching the manifold by N2D's interpolation, so
@@ -177,7 +178,7 @@ class DeepHierarchical(DeepClusterer):
         else:
             candidates = {}
             for source in manifold_sources(self.manifold_of, len(z)):
-                rows, reduction = training_rows(source, z, x, seed=seed)
+                rows, reduction = layout_rows(source, z, x, seed=seed)
                 layout = manifold_layout(rows, self.n_clusters_, seed=seed, manifold=self.manifold)
                 candidates[source] = (rows, reduction, layout, self._tree(seed).fit(layout))
             self.manifold_of_, self.manifold_scores_ = more_clustered({s: (c[2], c[3].labels_) for s, c in candidates.items()})
@@ -193,6 +194,6 @@ class DeepHierarchical(DeepClusterer):
     def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         rows = z.cpu().numpy()
         if self.manifold_ is not None:
-            rows = new_rows(self.manifold_of_, rows, data.cpu().numpy(), self.input_reduction_)
+            rows = new_layout_rows(self.manifold_of_, rows, data.cpu().numpy(), self.input_reduction_)
             rows = interpolated_layout(rows, self.manifold_rows_, self.manifold_)
         return torch.from_numpy(self.hierarchical_.predict(rows)).to(z.device)

@@ -28,7 +28,7 @@ from deepclust.cluster.manifold import (
     MIXTURE_STARTS,
     cluster_on_chosen_manifold,
     interpolated_layout,
-    new_rows,
+    new_layout_rows,
 )
 from deepclust.errors import InputError
 from deepclust.methods.base import DeepClusterer
@@ -211,7 +211,7 @@ class N2D(DeepClusterer):
 
     def _to_manifold(self, z: torch.Tensor, data: torch.Tensor) -> np.ndarray:
         """Manifold coordinates of rows ``data``, embedded as ``z`` (see the class docstring)."""
-        rows = new_rows(self.manifold_of_, z.cpu().numpy(), data.cpu().numpy(), self.input_reduction_)
+        rows = new_layout_rows(self.manifold_of_, z.cpu().numpy(), data.cpu().numpy(), self.input_reduction_)
         return interpolated_layout(rows, self.manifold_rows_, self.manifold_)
 
     def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:

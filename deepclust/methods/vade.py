@@ -3,7 +3,7 @@
 Jiang et al. (2017), "Variational Deep Embedding". The schedule: pretrain the autoencoder,
 initialise the prior on its embedding, then maximise the ELBO (reconstruction minus KL to the
 mixture prior) over encoder, decoder and prior together. Unlike the paper, the mixture's
-covariances are full, and by default the prior starts from N2D's clusters of the embedding
+covariances are full, and by default the prior starts from N2D's clusters
 (``init="manifold"``) rather than from a GMM fitted to it (``init="gmm"``, restarted, see
 ``GMM_N_INIT``).
 """
