@@ -192,14 +192,14 @@ def test_density_leaves_its_layout_to_the_manifold_clustering_of_the_count_it_pi
     made = []
     new_layout = manifold._new_umap_layout
     monkeypatch.setattr(manifold, "_new_umap_layout", lambda *args, **kwargs: made.append(args[1]) or new_layout(*args, **kwargs))
-    manifold._last_layout.clear()
+    manifold._kept_layouts.clear()
     assert select_n_clusters(X, criterion="density", random_state=3).best_k == 10
     shared = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap")
     assert made == [10]
     shared.layout[:] = 0.0  # the caller's copy: the layout kept is untouched
     kept = manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap").layout
     assert made == [10] and kept.any()
-    manifold._last_layout.clear()
+    manifold._kept_layouts.clear()
     np.testing.assert_array_equal(manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=3, manifold="umap").layout, kept)
     assert made == [10, 10]
     manifold.cluster_on_manifold(X.astype(np.float32), 10, seed=4, manifold="umap")  # another seed is another layout

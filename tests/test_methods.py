@@ -57,10 +57,10 @@ def test_a_manifold_start_on_too_few_rows_for_a_manifold_falls_back_to_kmeans():
 
 def test_a_umap_layout_leaves_torchs_thread_count_alone(one_torch_thread):
     """A seeded UMAP run resets OpenMP's thread count; models trained after it then differed from the same seed's first."""
-    from deepclust.cluster.manifold import _last_layout, umap_layout
+    from deepclust.cluster.manifold import _kept_layouts, umap_layout
 
     z = np.random.default_rng(0).random((300, 5), dtype=np.float32)
-    _last_layout.clear()  # UMAP itself must run
+    _kept_layouts.clear()  # UMAP itself must run
     umap_layout(z, 2, n_neighbors=10, min_dist=0.0, seed=0)
     assert torch.get_num_threads() == 1
 

@@ -181,7 +181,7 @@ def test_a_tsne_map_of_the_same_rows_and_seed_is_kept(monkeypatch):
     made = []
     new_map = manifold._new_tsne_layout
     monkeypatch.setattr(manifold, "_new_tsne_layout", lambda z, seed: made.append(seed) or new_map(z, seed=seed))
-    manifold._last_layout.clear()
+    manifold._kept_layouts.clear()
     first = manifold.tsne_layout(z, seed=0)
     first[:] = 0.0  # the caller's copy: the map kept is untouched
     again = manifold.tsne_layout(z, seed=0)
@@ -189,7 +189,11 @@ def test_a_tsne_map_of_the_same_rows_and_seed_is_kept(monkeypatch):
     manifold.tsne_layout(z, seed=1)
     manifold.umap_layout(z, 2, n_neighbors=10, min_dist=0.0, seed=1)  # a UMAP layout of the same rows is another layout
     manifold.tsne_layout(z, seed=1)
-    assert made == [0, 1, 1]
+    assert made == [0, 1]  # both seeds' maps are still kept beside the UMAP layout
+    for seed in range(2, 2 + manifold.KEPT_LAYOUTS):  # as many newer maps push out the oldest
+        manifold.tsne_layout(z, seed=seed)
+    manifold.tsne_layout(z, seed=0)
+    assert made == [0, 1, *range(2, 2 + manifold.KEPT_LAYOUTS), 0]
 
 
 def test_n2d_lays_out_the_input_where_its_map_is_more_clustered(digits, tmp_path):

@@ -7,12 +7,14 @@ clustered (``MANIFOLD_SOURCES``)."""
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import pairwise_distances_argmin, silhouette_score
@@ -79,23 +81,30 @@ def umap_epochs(n_rows: int) -> int:
     return SMALL_DATA_UMAP_EPOCHS if n_rows < SMALL_DATA_ROWS else UMAP_EPOCHS
 
 
-#: The last layout made, by its inputs. ``n_clusters="auto"`` lays out the pretrained embedding for
-#: the density criterion, and N2D or ``init="manifold"`` lays out the same rows again when the
-#: count chosen is its 10 components; a fit that differs from the last only after pretraining
-#: (another ``init``, clustering parameters, a resumed checkpoint) lays out the same embedding.
-#: A seeded layout is the same each time, so the second is taken from here.
-_last_layout: dict[tuple, np.ndarray] = {}
+#: The last ``KEPT_LAYOUTS`` layouts made, by their inputs, oldest first. ``n_clusters="auto"`` lays out
+#: the pretrained embedding for the density criterion, and N2D or ``init="manifold"`` lays out the same
+#: rows again when the count chosen is its 10 components; a fit that differs from the last only after
+#: pretraining (another ``init``, clustering parameters, a resumed checkpoint) lays out the same
+#: embedding; the input's layout (``manifold_of="auto"``) does not depend on the autoencoder at all, so
+#: every fit of the same rows and seed lays it out alike. A seeded layout is the same each time, so the
+#: second is taken from here.
+_kept_layouts: dict[tuple, np.ndarray] = {}
+KEPT_LAYOUTS = 4
+_kept_layouts_lock = threading.Lock()
 
 
 def _kept_layout(z: np.ndarray, params: tuple, make: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``make(z)``, or a copy of the layout kept from the last call with the same rows and ``params``."""
+    """``make(z)``, or a copy of the layout kept from a recent call with the same rows and ``params``."""
     z = np.ascontiguousarray(z)
     key = (hashlib.blake2b(z.view(np.uint8)).hexdigest(), z.shape, z.dtype.str, *params)
-    layout = _last_layout.get(key)  # one lookup: another thread may replace the entry meanwhile
+    with _kept_layouts_lock:
+        layout = _kept_layouts.get(key)
     if layout is None:
         layout = make(z)
-        _last_layout.clear()
-        _last_layout[key] = layout
+        with _kept_layouts_lock:
+            _kept_layouts[key] = layout
+            while len(_kept_layouts) > KEPT_LAYOUTS:
+                del _kept_layouts[next(iter(_kept_layouts))]
     return layout.copy()
 
 
@@ -187,20 +196,30 @@ def manifold_sources(source: str, n_rows: int) -> tuple[str, ...]:
     return (source,)
 
 
-def layout_rows(source: str, z: np.ndarray, x: np.ndarray, *, seed: int) -> tuple[np.ndarray, PCA | None]:
+#: Input rows: an array, or a tensor on any device, which is copied to the host only when the input is laid out.
+InputRows = np.ndarray | torch.Tensor
+
+
+def _on_host(x: InputRows) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
+def layout_rows(source: str, z: np.ndarray, x: InputRows, *, seed: int) -> tuple[np.ndarray, PCA | None]:
     """The rows ``source`` (``"embedding"`` or ``"input"``) lays out, of training rows ``x`` embedded as ``z``, and the
     principal components that reduce the input (None for the embedding, or where ``x`` has few enough features)."""
     if source == "embedding":
         return z, None
+    x = _on_host(x)
     components = min(INPUT_COMPONENTS, *x.shape)
     reduction = PCA(components, random_state=seed).fit(x) if x.shape[1] > components else None
     return new_layout_rows(source, z, x, reduction), reduction
 
 
-def new_layout_rows(source: str, z: np.ndarray, x: np.ndarray, reduction: PCA | None) -> np.ndarray:
+def new_layout_rows(source: str, z: np.ndarray, x: InputRows, reduction: PCA | None) -> np.ndarray:
     """Rows ``x``, embedded as ``z``, as :func:`layout_rows` laid out those of ``source`` (float32)."""
     if source == "embedding":
         return z
+    x = _on_host(x)
     return (x if reduction is None else reduction.transform(x)).astype(np.float32)
 
 
@@ -324,7 +343,7 @@ class ChosenManifold:
 
 
 def cluster_on_chosen_manifold(
-    z: np.ndarray, x: np.ndarray, n_clusters: int, *, seed: int, source: str = "auto", **params: Any
+    z: np.ndarray, x: InputRows, n_clusters: int, *, seed: int, source: str = "auto", **params: Any
 ) -> ChosenManifold:
     """N2D's clustering (:func:`cluster_on_manifold` with ``params``) of each layout ``source`` (one of
     ``MANIFOLD_SOURCES``) means for the training rows ``x`` embedded as ``z``; the more clustered is kept."""

@@ -375,7 +375,7 @@ class DeepClusterer(ClusterMixin, TransformerMixin, BaseEstimator):
         """
         z = z.cpu().numpy()
         if init == "manifold" and len(z) >= MIN_MANIFOLD_ROWS:
-            found = cluster_on_chosen_manifold(z, data.cpu().numpy(), self.n_clusters_, seed=seed).clusters
+            found = cluster_on_chosen_manifold(z, data, self.n_clusters_, seed=seed).clusters
             return found.labels, found.centres
         kmeans = KMeans(self.n_clusters_, n_init=20, random_state=seed).fit(z)
         return kmeans.labels_, kmeans.cluster_centers_.astype(np.float32)

@@ -170,7 +170,7 @@ class DeepHierarchical(DeepClusterer):
         check_leaves(self)
 
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
-        z, x = self._embed(data).cpu().numpy(), data.cpu().numpy()
+        z = self._embed(data).cpu().numpy()
         self.manifold_of_ = self.manifold_rows_ = self.input_reduction_ = self.manifold_ = None
         self.manifold_scores_: dict[str, float] = {}
         if self.manifold == "none" or len(z) < MIN_MANIFOLD_ROWS:
@@ -178,7 +178,7 @@ class DeepHierarchical(DeepClusterer):
         else:
             candidates = {}
             for source in manifold_sources(self.manifold_of, len(z)):
-                rows, reduction = layout_rows(source, z, x, seed=seed)
+                rows, reduction = layout_rows(source, z, data, seed=seed)
                 layout = manifold_layout(rows, self.n_clusters_, seed=seed, manifold=self.manifold)
                 candidates[source] = (rows, reduction, layout, self._tree(seed).fit(layout))
             self.manifold_of_, self.manifold_scores_ = more_clustered({s: (c[2], c[3].labels_) for s, c in candidates.items()})
@@ -194,6 +194,6 @@ class DeepHierarchical(DeepClusterer):
     def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         rows = z.cpu().numpy()
         if self.manifold_ is not None:
-            rows = new_layout_rows(self.manifold_of_, rows, data.cpu().numpy(), self.input_reduction_)
+            rows = new_layout_rows(self.manifold_of_, rows, data, self.input_reduction_)
             rows = interpolated_layout(rows, self.manifold_rows_, self.manifold_)
         return torch.from_numpy(self.hierarchical_.predict(rows)).to(z.device)

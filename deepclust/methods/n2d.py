@@ -191,7 +191,7 @@ class N2D(DeepClusterer):
     def _cluster(self, data: torch.Tensor, generator: torch.Generator, seed: int, checkpoint: Checkpoint | None) -> None:
         chosen = cluster_on_chosen_manifold(
             self._embed(data).cpu().numpy(),
-            data.cpu().numpy(),
+            data,
             self.n_clusters_,
             seed=seed,
             source=self.manifold_of,
@@ -211,7 +211,7 @@ class N2D(DeepClusterer):
 
     def _to_manifold(self, z: torch.Tensor, data: torch.Tensor) -> np.ndarray:
         """Manifold coordinates of rows ``data``, embedded as ``z`` (see the class docstring)."""
-        rows = new_layout_rows(self.manifold_of_, z.cpu().numpy(), data.cpu().numpy(), self.input_reduction_)
+        rows = new_layout_rows(self.manifold_of_, z.cpu().numpy(), data, self.input_reduction_)
         return interpolated_layout(rows, self.manifold_rows_, self.manifold_)
 
     def _assign(self, z: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
