@@ -34,18 +34,19 @@ def test_idec_clusters_digits_accurately_on_a_reduced_budget(digits):
     assert model.history_["pretrain"].losses[-1] < 0.5 * model.history_["pretrain"].losses[0]
 
 
-@pytest.mark.parametrize("cls", [IDEC, DCN])
-def test_starting_from_the_manifold_clusters_beats_starting_from_kmeans_on_digits(cls, digits):
+def test_starting_from_the_manifold_clusters_beats_starting_from_kmeans_on_digits(digits):
+    """IDEC's start; DCN, DEC and VaDE start through the same _initial_clusters (their figures: docs/benchmarks.md).
+    Two fits at the default budget are the suite's slowest test, so one method is enough here."""
     X, y = digits
     # The default budget, as in bench/quality.py: at 30+15 epochs the gain was within the noise of
     # arithmetic order (IDEC 0.785 against 0.782 on 1 thread).
     budget = dict(n_clusters=10, random_state=0, device="cpu")
-    manifold = cluster_accuracy(y, cls(**budget).fit(X).labels_)  # init="manifold" is the default
-    kmeans = cluster_accuracy(y, cls(init="kmeans", **budget).fit(X).labels_)
-    # Observed on 2 torch threads (this suite's default on a 2-core machine), UMAP's manifold on an
-    # Intel AMX CPU: IDEC 0.908 against 0.803, DCN 0.898 against 0.801 (1 thread: 0.861 against 0.799,
-    # 0.849 against 0.816); t-SNE's map on an AMD EPYC: IDEC 0.866 against 0.814, DCN 0.863 against 0.825.
-    assert manifold >= 0.83
+    manifold = cluster_accuracy(y, IDEC(**budget).fit(X).labels_)  # init="manifold" is the default
+    kmeans = cluster_accuracy(y, IDEC(init="kmeans", **budget).fit(X).labels_)
+    # Observed on 2 torch threads (this suite's default on a 2-core machine), the input's t-SNE map (which
+    # manifold_of="auto" picks on digits) on an AMD EPYC: 0.921 against 0.814. Earlier, on the embedding's
+    # map: 0.866 against 0.814 (DCN 0.863 against 0.825); on UMAP's, Intel AMX: 0.908 against 0.803.
+    assert manifold >= 0.85
     assert manifold >= kmeans + 0.02
 
 
